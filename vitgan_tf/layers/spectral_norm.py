@@ -1,0 +1,146 @@
+"""Improved spectral normalization (ISN), ViTGAN section 4.1."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="vitgan_tf")
+class ImprovedSpectralNormalization(keras.layers.Wrapper):
+    """Rescales a wrapped layer's kernel to a fixed spectral norm.
+
+    The wrapped layer runs with the effective kernel
+
+        W_ISN = sigma(W_init) * W / sigma(W)
+
+    where `sigma(W)` is the largest singular value of the kernel (reshaped to
+    a matrix `[prod(shape[:-1]), shape[-1]]`), estimated by power iteration
+    with a persistent non-trainable vector `u`, and `sigma(W_init)` is the
+    exact top singular value of the kernel at build time, stored as a
+    non-trainable weight so it survives saving. With `use_init_scale=False`
+    the target norm is 1 (plain spectral normalization, Miyato et al.).
+
+    The effective kernel is computed in the forward pass (gradients flow to
+    the raw kernel); the raw kernel is never overwritten. `u` is updated only
+    when `training=True`.
+
+    Args:
+        layer: a `keras.layers.Layer` with a `kernel` attribute (`Dense`,
+            `Conv2D`, `EinsumDense`, ...).
+        power_iterations: int, default 1. Power-iteration steps per training
+            call.
+        use_init_scale: bool, default True. Scale to `sigma(W_init)` (ISN);
+            False scales to 1 (plain spectral normalization).
+        epsilon: float, default 1e-12. Guards the vector normalisations.
+
+    Example:
+
+    >>> dense = ImprovedSpectralNormalization(keras.layers.Dense(8))
+    >>> y = dense(np.ones((2, 4), "float32"), training=True)
+
+    Reference:
+        Lee et al., "ViTGAN: Training GANs with Vision Transformers",
+        arXiv 2107.04589, eq. (6).
+    """
+
+    def __init__(
+        self,
+        layer,
+        power_iterations=1,
+        use_init_scale=True,
+        epsilon=1e-12,
+        **kwargs,
+    ):
+        super().__init__(layer, **kwargs)
+        if int(power_iterations) != power_iterations or power_iterations <= 0:
+            raise ValueError(
+                "Expected `power_iterations` to be a positive integer. "
+                f"Received: power_iterations={power_iterations}"
+            )
+        self.power_iterations = int(power_iterations)
+        self.use_init_scale = bool(use_init_scale)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        if not hasattr(self.layer, "kernel"):
+            raise ValueError(
+                "`ImprovedSpectralNormalization` needs a layer with a `kernel` "
+                f"attribute. Received: layer={self.layer} "
+                f"(type {type(self.layer).__name__})"
+            )
+        self.kernel = self.layer.kernel
+        kernel_shape = tuple(self.kernel.shape)
+        self._matrix_shape = (-1, kernel_shape[-1])
+        self.vector_u = self.add_weight(
+            shape=(1, kernel_shape[-1]),
+            initializer="zeros",
+            trainable=False,
+            name="vector_u",
+            dtype=self.variable_dtype,
+            aggregation="mean",
+        )
+        self.sigma_init = self.add_weight(
+            shape=(),
+            initializer="ones",
+            trainable=False,
+            name="sigma_init",
+            dtype=self.variable_dtype,
+            aggregation="mean",
+        )
+        # Exact top singular pair at initialisation: the power iteration then
+        # starts converged, and sigma(W_init) is exact.
+        matrix = ops.reshape(ops.cast(self.kernel, "float32"), self._matrix_shape)
+        _, singular_values, v_t = ops.svd(matrix, full_matrices=False)
+        self.vector_u.assign(ops.cast(v_t[:1], self.variable_dtype))
+        if self.use_init_scale:
+            self.sigma_init.assign(ops.cast(singular_values[0], self.variable_dtype))
+        self.built = True
+
+    def _sigma_and_u(self, training):
+        """Power iteration on the raw kernel; returns (sigma, new_u)."""
+        matrix = ops.reshape(self.kernel, self._matrix_shape)  # [n_in, n_out]
+        u = ops.stop_gradient(ops.cast(self.vector_u, matrix.dtype))  # [1, n_out]
+        iterations = self.power_iterations if training else 1
+        for _ in range(iterations):
+            v = _l2_normalize(ops.matmul(u, ops.transpose(matrix)), self.epsilon)
+            u = _l2_normalize(ops.matmul(v, matrix), self.epsilon)
+        u = ops.stop_gradient(u)
+        v = ops.stop_gradient(v)
+        sigma = ops.sum(ops.matmul(v, matrix) * u)
+        return sigma, u
+
+    def normalized_kernel(self, training=False):
+        """The effective kernel `sigma(W_init) * W / sigma(W)` (no state change)."""
+        sigma, _ = self._sigma_and_u(training)
+        return self._scale(sigma)
+
+    def _scale(self, sigma):
+        scale = ops.cast(self.sigma_init, self.kernel.dtype) / sigma
+        return self.kernel * scale
+
+    def call(self, inputs, training=False):
+        sigma, u = self._sigma_and_u(training)
+        if training:
+            self.vector_u.assign(ops.cast(u, self.vector_u.dtype))
+        kernel = self._scale(sigma)
+        with keras.StatelessScope(state_mapping=[(self.kernel, kernel)]):
+            return self.layer(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "power_iterations": self.power_iterations,
+                "use_init_scale": self.use_init_scale,
+                "epsilon": self.epsilon,
+            }
+        )
+        return config
+
+
+def _l2_normalize(x, epsilon):
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))

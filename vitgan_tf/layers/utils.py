@@ -1,0 +1,16 @@
+"""Small argument helpers shared by the layers."""
+
+import keras
+
+
+def check_positive_int(name, value):
+    """Returns `int(value)`; raises `ValueError` quoting it unless a positive int."""
+    if isinstance(value, bool) or int(value) != value or value <= 0:
+        raise ValueError(f"Expected `{name}` > 0. Received: {name}={value}")
+    return int(value)
+
+
+def clone_initializer(initializer):
+    """A fresh instance of `initializer`, so sub-layers do not share seeds."""
+    initializer = keras.initializers.get(initializer)
+    return initializer.__class__.from_config(initializer.get_config())

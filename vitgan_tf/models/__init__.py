@@ -1,0 +1,5 @@
+"""ViTGAN generator and discriminator, built from presets."""
+
+from vitgan_tf.models.discriminator import Discriminator
+from vitgan_tf.models.generator import Generator
+from vitgan_tf.models.presets import PRESETS

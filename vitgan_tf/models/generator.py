@@ -1,0 +1,120 @@
+"""The ViTGAN generator."""
+
+import keras
+
+from vitgan_tf import layers
+from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.models import presets
+
+
+@keras.saving.register_keras_serializable(package="vitgan_tf")
+class Generator(keras.Model):
+    """ViT generator: z -> w -> transformer on patch positions -> implicit pixels.
+
+    z goes through the mapping network to a style w. The input sequence is
+    the Fourier embedding of the L = (image_size / patch_size)^2 patch
+    positions; `depth` blocks with self-modulated LayerNorms (SLN) transform
+    it, an output SLN gives the patch tokens y_i, and the implicit decoder
+    turns each y_i into a patch of pixels. Output: float32 images in about
+    [-1, 1] (no squashing, as StyleGAN2), `[batch, H, W, channels]`.
+
+    Args:
+        image_size: int. Output height = width.
+        channels: int. Output channels.
+        patch_size: int. Pixels per patch side.
+        depth: int. Number of transformer blocks.
+        hidden_dim: int. Token size (also the style size).
+        mlp_dim: int. MLP hidden size.
+        num_heads: int. Attention heads.
+        z_dim: int. Latent size.
+        mapping_layers: int, default 8.
+        mapping_lr_multiplier: float, default 0.01.
+        decoder_dim: int, default 64. Implicit-MLP width.
+        fourier_dim: int, default 64. Fourier features per pixel.
+        decoder_activation: `"leaky_relu"` (default) or `"sin"`.
+
+    Example:
+
+    >>> gen = Generator.from_preset("tiny")
+    >>> images = gen(keras.random.normal((2, gen.z_dim)))  # [2, 16, 16, 3]
+
+    Reference:
+        Lee et al., "ViTGAN: Training GANs with Vision Transformers",
+        arXiv 2107.04589, section 4.2.
+    """
+
+    def __init__(
+        self,
+        image_size,
+        channels,
+        patch_size,
+        depth,
+        hidden_dim,
+        mlp_dim,
+        num_heads,
+        z_dim,
+        mapping_layers=8,
+        mapping_lr_multiplier=0.01,
+        decoder_dim=64,
+        fourier_dim=64,
+        decoder_activation="leaky_relu",
+        **kwargs,
+    ):
+        for arg, value in (("image_size", image_size), ("channels", channels),
+                           ("patch_size", patch_size), ("depth", depth), ("z_dim", z_dim)):
+            check_positive_int(arg, value)
+        presets.validate_architecture(image_size, patch_size, hidden_dim, num_heads)
+        grid_size = image_size // patch_size
+
+        # === Functional model ===
+        z = keras.Input((z_dim,), name="z")
+        style = layers.MappingNetwork(
+            hidden_dim, num_layers=mapping_layers, lr_multiplier=mapping_lr_multiplier,
+            name="mapping",
+        )(z)  # [B, hidden]
+        x = layers.PatchPositionEmbedding(grid_size, hidden_dim, name="position_embedding")(
+            style
+        )  # [B, L, hidden]
+        for i in range(depth):
+            x = layers.GeneratorBlock(num_heads, mlp_dim, name=f"block_{i}")(x, style)
+        x = layers.SelfModulatedLayerNorm(name="output_norm")(x, style)
+        images = layers.ImplicitPatchDecoder(
+            patch_size, channels, hidden_dim=decoder_dim, fourier_dim=fourier_dim,
+            activation=decoder_activation, name="decoder",
+        )(x)  # [B, H, W, C]
+        images = keras.layers.Activation("linear", dtype="float32", name="images")(images)
+        super().__init__(inputs=z, outputs=images, **kwargs)
+
+        # === Config ===
+        self.image_size = image_size
+        self.channels = channels
+        self.patch_size = patch_size
+        self.depth = depth
+        self.hidden_dim = hidden_dim
+        self.mlp_dim = mlp_dim
+        self.num_heads = num_heads
+        self.z_dim = z_dim
+        self.mapping_layers = mapping_layers
+        self.mapping_lr_multiplier = mapping_lr_multiplier
+        self.decoder_dim = decoder_dim
+        self.fourier_dim = fourier_dim
+        self.decoder_activation = decoder_activation
+
+    CONFIG_KEYS = presets.SHARED_KEYS + (
+        "z_dim", "mapping_layers", "mapping_lr_multiplier", "decoder_dim", "fourier_dim",
+        "decoder_activation",
+    )
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """Builds the generator of preset `name` (see `presets.PRESETS`)."""
+        return cls(**presets.resolve(name, cls.CONFIG_KEYS, overrides))
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

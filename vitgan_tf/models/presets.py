@@ -1,0 +1,70 @@
+"""Model presets: name -> architecture, with where the numbers come from."""
+
+import copy
+
+# Shared by G and D. Sources:
+# - cifar10, celeba64, lsun_bedroom64: ViTGAN (Lee et al., arXiv 2107.04589 v1),
+#   section 5 / appendix: patch 4 (32x32) or 8 (64x64), 64 tokens, 4 or 6 blocks,
+#   hidden 384, MLP 1536, 6 heads. Mapping network (8 layers, lr multiplier 0.01)
+#   and implicit decoder width (384) as in the public PyTorch reproduction.
+# - fashion_mnist: ours, sized for the 2-core CPU demo; 28x28 images are padded
+#   to 32x32 with 2 pixels of background on each side (see vitgan_tf.data).
+# - tiny: ours, for tests.
+PRESETS = {
+    "cifar10": {
+        "image_size": 32, "channels": 3, "patch_size": 4, "depth": 4,
+        "hidden_dim": 384, "mlp_dim": 1536, "num_heads": 6,
+        "z_dim": 384, "mapping_layers": 8, "decoder_dim": 384, "fourier_dim": 384,
+    },
+    "celeba64": {
+        "image_size": 64, "channels": 3, "patch_size": 8, "depth": 6,
+        "hidden_dim": 384, "mlp_dim": 1536, "num_heads": 6,
+        "z_dim": 384, "mapping_layers": 8, "decoder_dim": 384, "fourier_dim": 384,
+    },
+    "lsun_bedroom64": {
+        "image_size": 64, "channels": 3, "patch_size": 8, "depth": 6,
+        "hidden_dim": 384, "mlp_dim": 1536, "num_heads": 6,
+        "z_dim": 384, "mapping_layers": 8, "decoder_dim": 384, "fourier_dim": 384,
+    },
+    "fashion_mnist": {
+        "image_size": 32, "channels": 1, "patch_size": 4, "depth": 4,
+        "hidden_dim": 192, "mlp_dim": 768, "num_heads": 4,
+        "z_dim": 128, "mapping_layers": 4, "decoder_dim": 64, "fourier_dim": 64,
+    },
+    "tiny": {
+        "image_size": 16, "channels": 3, "patch_size": 4, "depth": 1,
+        "hidden_dim": 32, "mlp_dim": 64, "num_heads": 2,
+        "z_dim": 16, "mapping_layers": 2, "decoder_dim": 16, "fourier_dim": 16,
+    },
+}
+
+SHARED_KEYS = ("image_size", "channels", "patch_size", "depth", "hidden_dim", "mlp_dim", "num_heads")
+
+
+def get_preset(name):
+    """A copy of preset `name`; `ValueError` listing the choices if unknown."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}. Choices: {sorted(PRESETS)}")
+    return copy.deepcopy(PRESETS[name])
+
+
+def validate_architecture(image_size, patch_size, hidden_dim, num_heads):
+    """Raises `ValueError` naming the values if the shapes do not fit together."""
+    if image_size % patch_size:
+        raise ValueError(
+            f"image_size={image_size} is not divisible by patch_size={patch_size}."
+        )
+    if hidden_dim % num_heads:
+        raise ValueError(
+            f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}."
+        )
+
+
+def resolve(name, keys, overrides):
+    """Preset `name` restricted to `keys`, updated by `overrides` (checked)."""
+    unknown = sorted(set(overrides) - set(keys))
+    if unknown:
+        raise ValueError(f"Unknown argument(s) {unknown} for preset {name!r}. Choices: {sorted(keys)}")
+    config = {k: v for k, v in get_preset(name).items() if k in keys}
+    config.update(overrides)
+    return config
