@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 
-def _as_matrix(x, name):
-    """Returns `x` as a float64 rank-2 tensor with at least one row."""
+def _check_matrix(x, name):
+    """Returns `x` as a rank-2 numeric tensor with at least one row (dtype kept)."""
     x = tf.convert_to_tensor(x)
     if x.shape.rank != 2:
         raise ValueError(
@@ -52,7 +52,12 @@ def _as_matrix(x, name):
         raise ValueError(f"Expected `{name}` to be numeric. Received: dtype={x.dtype.name}")
     if x.shape[0] == 0:
         raise ValueError(f"`{name}` is empty: received shape {tuple(x.shape)}.")
-    return tf.cast(x, tf.float64)
+    return x
+
+
+def _as_matrix(x, name):
+    """`_check_matrix`, then cast to float64."""
+    return tf.cast(_check_matrix(x, name), tf.float64)
 
 
 def _warn_if_singular(count, dim, name):
@@ -169,11 +174,9 @@ class RunningStatistics:
     @classmethod
     def from_activations(cls, activations, batch_size=4096):
         """Statistics of an in-memory [n, dim] array, computed in chunks."""
-        activations = tf.convert_to_tensor(activations)
+        activations = _check_matrix(activations, "activations")
         stats = cls()
-        n = int(activations.shape[0]) if activations.shape.rank else 0
-        if activations.shape.rank != 2 or n == 0:
-            _as_matrix(activations, "activations")  # raises the right message
+        n = int(activations.shape[0])
         for start in range(0, n, batch_size):
             stats.update(activations[start : start + batch_size])
         return stats
@@ -280,7 +283,7 @@ def frechet_classifier_distance_from_activations(activations1, activations2):
     stats = []
     for i, acts in enumerate((activations1, activations2), start=1):
         if not isinstance(acts, RunningStatistics):
-            acts = RunningStatistics.from_activations(_as_matrix(acts, f"activations{i}"))
+            acts = RunningStatistics.from_activations(_check_matrix(acts, f"activations{i}"))
         if acts.count < 2:
             raise ValueError(f"activations{i} needs at least 2 samples for a covariance; got {acts.count}.")
         _warn_if_singular(acts.count, acts.dim, f"activations{i}")
