@@ -1,0 +1,504 @@
+"""Core layers against independent numpy references of SPEC.md's formulas."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.test_case import TestCase
+from vitgan_tf import layers
+
+
+def np_layer_norm(x, eps):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
+
+
+def np_softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def np_l2_attention(x, w_qk, b_qk, w_v, b_v, w_o, b_o, heads):
+    """SPEC: logits_ij = -||q_i - k_j||^2 / sqrt(d_h), q = k = X W_q, by explicit differences."""
+    batch, tokens, _ = x.shape
+    d_h = w_qk.shape[1] // heads
+    q = (x @ w_qk + b_qk).reshape(batch, tokens, heads, d_h)
+    v = (x @ w_v + b_v).reshape(batch, tokens, heads, -1)
+    out = np.zeros((batch, tokens, heads, v.shape[-1]))
+    probs = np.zeros((batch, heads, tokens, tokens))
+    for b in range(batch):
+        for h in range(heads):
+            diff = q[b, :, None, h, :] - q[b, None, :, h, :]  # [T, T, d]
+            logits = -np.sum(diff**2, axis=-1) / math.sqrt(d_h)
+            probs[b, h] = np_softmax(logits)
+            out[b, :, h] = probs[b, h] @ v[b, :, h]
+    return out.reshape(batch, tokens, -1) @ w_o + b_o, probs
+
+
+def top_singular_value(matrix):
+    return float(np.linalg.svd(np.reshape(matrix, (-1, np.shape(matrix)[-1])), compute_uv=False)[0])
+
+
+def jacobian_norm(layer, x):
+    """Largest singular value of d layer(x) / dx, for one sample, exactly."""
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    jac = tape.jacobian(y, x)
+    size = int(np.prod(x.shape))
+    return float(tf.linalg.svd(tf.reshape(jac, (size, size)), compute_uv=False)[0])
+
+
+class L2MultiHeadAttentionTest(TestCase):
+    def make_layer(self, **kwargs):
+        layer = layers.L2MultiHeadAttention(num_heads=2, key_dim=4, **kwargs)
+        layer.build((None, 5, 8))
+        # Non-zero biases so they are checked too.
+        for dense in (layer.query_key_dense, layer.value_dense, layer.output_dense):
+            bias = getattr(dense, "layer", dense).bias  # unwrap ISN
+            bias.assign(np.random.default_rng(1).normal(size=bias.shape))
+        return layer
+
+    def test_matches_numpy_formula(self):
+        layer = self.make_layer()
+        x = np.random.default_rng(0).normal(size=(3, 5, 8)).astype("float32")
+        out, scores = layer(x, return_attention_scores=True)
+        expected, expected_probs = np_l2_attention(
+            x,
+            layer.query_key_dense.kernel.numpy(), layer.query_key_dense.bias.numpy(),
+            layer.value_dense.kernel.numpy(), layer.value_dense.bias.numpy(),
+            layer.output_dense.kernel.numpy(), layer.output_dense.bias.numpy(),
+            heads=2,
+        )
+        self.assertAllClose(out, expected, atol=1e-5, rtol=1e-5)
+        self.assertAllClose(scores, expected_probs, atol=1e-5, rtol=1e-5)
+
+    def test_query_and_key_are_one_variable(self):
+        layer = self.make_layer()
+        kernels = [w for w in layer.trainable_weights if w.name == "kernel"]
+        # W_qk, W_v, W_o: no separate key kernel exists.
+        self.assertLen(kernels, 3)
+        self.assertEqual(layer.query_key_dense.kernel.shape, (8, 8))
+        # Perturbing the one shared kernel changes the logits as both q and k.
+        x = np.random.default_rng(0).normal(size=(1, 5, 8)).astype("float32")
+        _, probs = layer(x, return_attention_scores=True)
+        # Self-distance is zero: each token attends to itself most (tied weights).
+        probs = probs.numpy()[0]
+        for head in probs:
+            self.assertAllEqual(np.argmax(head, axis=-1), np.arange(5))
+
+    def test_matches_numpy_with_isn(self):
+        layer = self.make_layer(spectral_norm="isn")
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        out = layer(x)
+        eff = [d.normalized_kernel().numpy() for d in
+               (layer.query_key_dense, layer.value_dense, layer.output_dense)]
+        biases = [d.layer.bias.numpy() for d in
+                  (layer.query_key_dense, layer.value_dense, layer.output_dense)]
+        expected, _ = np_l2_attention(x, eff[0], biases[0], eff[1], biases[1], eff[2], biases[2], 2)
+        self.assertAllClose(out, expected, atol=1e-5, rtol=1e-5)
+
+    def test_jacobian_bounded_unlike_dot_product(self):
+        """The paper's central claim: L2 attention + ISN is Lipschitz, dot-product is not.
+
+        Input: random tokens, one of them zero (its dot-product query is zero,
+        so its softmax row stays uniform while the other keys grow), scaled
+        by 1, 10, 100.
+        """
+        x = np.random.default_rng(0).normal(size=(1, 6, 16)).astype("float32")
+        x[:, 0] = 0.0
+        scales = (1.0, 10.0, 100.0)
+        l2 = layers.L2MultiHeadAttention(2, 8, spectral_norm="isn")
+        l2.build((1, 6, 16))
+        dot = layers.DotProductMultiHeadAttention(2, 8, spectral_norm="isn")
+        dot.build((1, 6, 16))
+        l2_norms = [jacobian_norm(l2, x * s) for s in scales]
+        dot_norms = [jacobian_norm(dot, x * s) for s in scales]
+        # Bounded: no growth beyond 1.5x the unit-scale value, whatever the scale.
+        self.assertLess(max(l2_norms), 1.5 * l2_norms[0], msg=f"L2 norms {l2_norms}")
+        # Dot-product grows (about quadratically) with the input scale.
+        self.assertGreater(dot_norms[1], 5 * dot_norms[0], msg=f"dot norms {dot_norms}")
+        self.assertGreater(dot_norms[2], 100 * dot_norms[0], msg=f"dot norms {dot_norms}")
+        self.assertGreater(dot_norms[2], 100 * max(l2_norms))
+
+    def test_config_and_saving(self):
+        layer = layers.L2MultiHeadAttention(2, 4, spectral_norm="isn", name="attn")
+        self.run_config_roundtrip(layer)
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        self.run_saving_roundtrip(layer, x)
+
+    def test_mixed_precision(self):
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        _, out = self.run_mixed_precision_call(
+            lambda: layers.L2MultiHeadAttention(2, 4, spectral_norm="isn"), x
+        )
+        self.assertEqual(out.dtype, tf.float16)
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "num_heads=0"):
+            layers.L2MultiHeadAttention(num_heads=0, key_dim=4)
+        with self.assertRaisesRegex(ValueError, "spectral_norm='bad'"):
+            layers.L2MultiHeadAttention(2, 4, spectral_norm="bad")
+
+
+class DotProductAttentionTest(TestCase):
+    def test_matches_numpy(self):
+        layer = layers.DotProductMultiHeadAttention(2, 4)
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        out = layer(x).numpy()
+        w, b = layer.qkv_dense.kernel.numpy(), layer.qkv_dense.bias.numpy()
+        qkv = x @ w + b
+        q, k, v = (qkv[..., i * 8:(i + 1) * 8].reshape(2, 5, 2, 4) for i in range(3))
+        logits = np.einsum("bihd,bjhd->bhij", q, k) / 2.0
+        ctx = np.einsum("bhij,bjhd->bihd", np_softmax(logits), v).reshape(2, 5, 8)
+        expected = ctx @ layer.output_dense.kernel.numpy() + layer.output_dense.bias.numpy()
+        self.assertAllClose(out, expected, atol=1e-5, rtol=1e-5)
+
+    def test_config_and_saving(self):
+        layer = layers.DotProductMultiHeadAttention(2, 4)
+        self.run_config_roundtrip(layer)
+        self.run_saving_roundtrip(layer, np.ones((1, 3, 8), "float32"))
+
+
+class ImprovedSpectralNormalizationTest(TestCase):
+    def make_layer(self, **kwargs):
+        layer = layers.ImprovedSpectralNormalization(keras.layers.Dense(12), **kwargs)
+        layer.build((None, 20))
+        return layer
+
+    def test_sigma_init_is_exact_top_singular_value(self):
+        layer = self.make_layer()
+        self.assertAllClose(layer.sigma_init.numpy(), top_singular_value(layer.kernel.numpy()), rtol=1e-5)
+
+    def test_effective_sigma_after_power_iterations(self):
+        layer = self.make_layer()
+        sigma_init = float(layer.sigma_init.numpy())
+        x = np.ones((2, 20), "float32")
+        # A new raw kernel (as after many optimizer steps): u must re-converge.
+        layer.kernel.assign(np.random.default_rng(3).normal(size=(20, 12)) * 3.0)
+        for _ in range(50):
+            layer(x, training=True)
+        effective = layer.normalized_kernel().numpy()
+        self.assertAllClose(top_singular_value(effective), sigma_init, rtol=1e-3)
+        # sigma_init is a constant: it did not follow the kernel.
+        self.assertAllClose(layer.sigma_init.numpy(), sigma_init)
+
+    def test_plain_spectral_norm_targets_one(self):
+        layer = self.make_layer(use_init_scale=False)
+        for _ in range(30):
+            layer(np.ones((1, 20), "float32"), training=True)
+        self.assertAllClose(top_singular_value(layer.normalized_kernel().numpy()), 1.0, rtol=1e-3)
+
+    def test_scaling_raw_kernel_leaves_output_unchanged(self):
+        layer = self.make_layer()
+        x = np.random.default_rng(0).normal(size=(4, 20)).astype("float32")
+        before = layer(x).numpy()
+        layer.kernel.assign(layer.kernel.numpy() * 5.0)
+        after = layer(x).numpy()
+        self.assertAllClose(before, after, atol=1e-5, rtol=1e-5)
+        # ... and the output is the wrapped layer's with the effective kernel.
+        expected = x @ layer.normalized_kernel().numpy() + layer.layer.bias.numpy()
+        self.assertAllClose(after, expected, atol=1e-5, rtol=1e-5)
+
+    def test_gradients_reach_raw_kernel(self):
+        layer = self.make_layer()
+        x = np.random.default_rng(0).normal(size=(4, 20)).astype("float32")
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, training=True) ** 2)
+        grad = tape.gradient(loss, layer.layer.kernel)
+        self.assertIsNotNone(grad)
+        self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0)
+        # Kernel untouched by the forward pass (no assign).
+        kernel_before = layer.kernel.numpy().copy()
+        layer(x, training=True)
+        self.assertAllEqual(layer.kernel.numpy(), kernel_before)
+
+    def test_u_updates_only_in_training(self):
+        layer = self.make_layer()
+        layer.kernel.assign(np.random.default_rng(3).normal(size=(20, 12)))
+        u = layer.vector_u.numpy().copy()
+        layer(np.ones((1, 20), "float32"), training=False)
+        self.assertAllEqual(layer.vector_u.numpy(), u)
+        layer(np.ones((1, 20), "float32"), training=True)
+        self.assertNotAllClose(layer.vector_u.numpy(), u)
+
+    def test_state_survives_saving(self):
+        layer = layers.ImprovedSpectralNormalization(keras.layers.Dense(6), name="isn")
+        x = np.random.default_rng(0).normal(size=(3, 10)).astype("float32")
+        inputs = keras.Input((10,))
+        model = keras.Model(inputs, layer(inputs))
+        layer.kernel.assign(layer.kernel.numpy() * 2.0 + 0.1)
+        for _ in range(3):
+            layer(x, training=True)
+        restored = self.run_saving_roundtrip(layer, x)
+        loaded = restored.get_layer("isn")
+        self.assertAllClose(loaded.sigma_init.numpy(), layer.sigma_init.numpy())
+        self.assertAllClose(loaded.vector_u.numpy(), layer.vector_u.numpy())
+        del model
+
+    def test_wraps_conv(self):
+        layer = layers.ImprovedSpectralNormalization(keras.layers.Conv2D(4, 3))
+        layer.build((None, 8, 8, 2))
+        self.assertAllClose(layer.sigma_init.numpy(), top_singular_value(layer.kernel.numpy()), rtol=1e-5)
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "kernel"):
+            layers.ImprovedSpectralNormalization(keras.layers.LayerNormalization()).build((None, 4))
+        with self.assertRaisesRegex(ValueError, "power_iterations=0"):
+            layers.ImprovedSpectralNormalization(keras.layers.Dense(2), power_iterations=0)
+
+    def test_config(self):
+        self.run_config_roundtrip(self.make_layer(power_iterations=2, use_init_scale=False))
+
+
+class SelfModulatedLayerNormTest(TestCase):
+    def test_matches_numpy(self):
+        layer = layers.SelfModulatedLayerNorm(epsilon=1e-3)
+        rng = np.random.default_rng(0)
+        h = rng.normal(size=(2, 5, 8)).astype("float32") * 3 + 1
+        w = rng.normal(size=(2, 6)).astype("float32")
+        out = layer(h, w).numpy()
+        gamma = w @ layer.gamma_dense.kernel.numpy() + layer.gamma_dense.bias.numpy()
+        beta = w @ layer.beta_dense.kernel.numpy() + layer.beta_dense.bias.numpy()
+        expected = np_layer_norm(h, 1e-3) * (1 + gamma[:, None]) + beta[:, None]
+        self.assertAllClose(out, expected, atol=1e-5, rtol=1e-5)
+
+    def test_zero_modulation_is_plain_layer_norm(self):
+        layer = layers.SelfModulatedLayerNorm(kernel_initializer="zeros")
+        h = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        out = layer(h, np.ones((2, 3), "float32")).numpy()
+        self.assertAllClose(out, np_layer_norm(h, 1e-3), atol=1e-5)
+
+    def test_config_and_saving(self):
+        layer = layers.SelfModulatedLayerNorm()
+        self.run_config_roundtrip(layer)
+        rng = np.random.default_rng(0)
+        self.run_saving_roundtrip(
+            layer, [rng.normal(size=(2, 5, 8)).astype("float32"), rng.normal(size=(2, 6)).astype("float32")]
+        )
+
+
+def np_decoder(layer, tokens):
+    """Weight-side StyleGAN2 modulation, written out per token (the slow way)."""
+    p, g = layer.patch_size, layer.grid_size
+    coords = layers.coordinate_grid(p)
+    fourier = np.sin(coords @ layer.fourier.kernel.numpy() + layer.fourier.bias.numpy())
+    w1, b1 = layer.kernel1.numpy(), layer.bias1.numpy()
+    w2, b2 = layer.kernel2.numpy(), layer.bias2.numpy()
+    batch, count, _ = tokens.shape
+    image = np.zeros((batch, g * p, g * p, layer.channels))
+    for b in range(batch):
+        for t in range(count):
+            s1 = tokens[b, t] @ layer.style1.kernel.numpy() + layer.style1.bias.numpy()
+            s2 = tokens[b, t] @ layer.style2.kernel.numpy() + layer.style2.bias.numpy()
+            mod1 = w1 * s1[:, None]  # modulate input channels
+            mod1 = mod1 / np.sqrt((mod1**2).sum(0, keepdims=True) + 1e-8)  # demodulate
+            h = fourier @ mod1 + b1
+            h = np.where(h > 0, h, 0.2 * h)
+            mod2 = w2 * s2[:, None] / math.sqrt(w2.shape[0])
+            pixels = (h @ mod2 + b2).reshape(p, p, -1)
+            r, c = divmod(t, g)
+            image[b, r * p:(r + 1) * p, c * p:(c + 1) * p] = pixels
+    return image
+
+
+class ImplicitPatchDecoderTest(TestCase):
+    def test_matches_weight_modulation_reference(self):
+        layer = layers.ImplicitPatchDecoder(patch_size=3, channels=2, hidden_dim=6, fourier_dim=5)
+        tokens = np.random.default_rng(0).normal(size=(2, 4, 7)).astype("float32")
+        out = layer(tokens).numpy()
+        self.assertEqual(out.shape, (2, 6, 6, 2))
+        self.assertAllClose(out, np_decoder(layer, tokens), atol=1e-4, rtol=1e-4)
+
+    def test_token_i_lands_in_patch_i(self):
+        """A decoder whose token i emits the constant i gives the tiled image."""
+        p, g, hidden = 4, 3, 8
+        layer = layers.ImplicitPatchDecoder(patch_size=p, channels=1, hidden_dim=hidden, fourier_dim=4)
+        layer.build((None, g * g, 5))
+        # Layer 1 emits the constant 1 (zero kernel, bias 1); style2 copies token[0];
+        # layer 2 sums it back: every pixel of patch t equals token t's first feature.
+        layer.kernel1.assign(np.zeros_like(layer.kernel1.numpy()))
+        layer.bias1.assign(np.ones(hidden))
+        style2 = np.zeros((5, hidden))
+        style2[0] = 1.0
+        layer.style2.kernel.assign(style2)
+        layer.style2.bias.assign(np.zeros(hidden))
+        layer.kernel2.assign(np.full((hidden, 1), math.sqrt(hidden) / hidden))
+        tokens = np.zeros((1, g * g, 5), "float32")
+        tokens[0, :, 0] = np.arange(g * g)
+        image = layer(tokens).numpy()[0, :, :, 0]
+        expected = np.kron(np.arange(g * g).reshape(g, g), np.ones((p, p)))
+        self.assertAllClose(image, expected, atol=1e-5)
+
+    def test_tokens_to_image(self):
+        patches = np.arange(2 * 4 * 9 * 1, dtype="float32").reshape(2, 4, 9, 1)
+        image = layers.tokens_to_image(patches, 2, 3).numpy()
+        for b in range(2):
+            for t in range(4):
+                r, c = divmod(t, 2)
+                self.assertAllEqual(image[b, r * 3:(r + 1) * 3, c * 3:(c + 1) * 3, 0],
+                                    patches[b, t, :, 0].reshape(3, 3))
+
+    def test_sin_activation(self):
+        layer = layers.ImplicitPatchDecoder(2, 1, hidden_dim=4, fourier_dim=4, activation="sin", sin_omega=2.0)
+        tokens = np.random.default_rng(0).normal(size=(1, 4, 3)).astype("float32")
+        out = layer(tokens).numpy()
+        # Same as the reference with the activation swapped.
+        fourier = np.sin(layers.coordinate_grid(2) @ layer.fourier.kernel.numpy() + layer.fourier.bias.numpy())
+        s1 = tokens[0] @ layer.style1.kernel.numpy() + layer.style1.bias.numpy()
+        s2 = tokens[0] @ layer.style2.kernel.numpy() + layer.style2.bias.numpy()
+        w1, w2 = layer.kernel1.numpy(), layer.kernel2.numpy()
+        x = np.einsum("pf,tf,fo->tpo", fourier, s1, w1) / np.sqrt(s1**2 @ w1**2 + 1e-8)[:, None]
+        x = np.sin(2.0 * (x + layer.bias1.numpy()))
+        x = np.einsum("tpo,to,oc->tpc", x, s2, w2) / 2.0 + layer.bias2.numpy()
+        self.assertAllClose(out[0, :2, :2, 0], x[0, :, 0].reshape(2, 2), atol=1e-5)
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "activation='relu'"):
+            layers.ImplicitPatchDecoder(4, 3, activation="relu")
+        with self.assertRaisesRegex(ValueError, "tokens=5"):
+            layers.ImplicitPatchDecoder(4, 3).build((None, 5, 8))
+
+    def test_config_and_saving(self):
+        layer = layers.ImplicitPatchDecoder(2, 3, hidden_dim=4, fourier_dim=4)
+        self.run_config_roundtrip(layer)
+        self.run_saving_roundtrip(layer, np.random.default_rng(0).normal(size=(2, 4, 6)).astype("float32"))
+
+
+class FourierAndPositionTest(TestCase):
+    def test_fourier_features(self):
+        layer = layers.FourierFeatures(5)
+        coords = layers.coordinate_grid(3)
+        self.assertAllClose(coords[0], [-1, -1])
+        self.assertAllClose(coords[5], [1, 0])  # row 1, column 2
+        out = layer(coords).numpy()
+        self.assertAllClose(out, np.sin(coords @ layer.kernel.numpy() + layer.bias.numpy()), atol=1e-6)
+        self.run_config_roundtrip(layer)
+
+    def test_position_embedding_same_for_every_sample(self):
+        layer = layers.PatchPositionEmbedding(grid_size=4, units=8)
+        out = layer(np.zeros((3, 2), "float32")).numpy()
+        self.assertEqual(out.shape, (3, 16, 8))
+        expected = np.sin(layers.coordinate_grid(4) @ layer.fourier.kernel.numpy() + layer.fourier.bias.numpy())
+        for sample in out:
+            self.assertAllClose(sample, expected, atol=1e-6)
+        self.run_config_roundtrip(layer)
+        self.run_saving_roundtrip(layer, np.zeros((2, 2), "float32"))
+
+
+class OverlappingPatchEmbeddingTest(TestCase):
+    def test_matches_explicit_windows(self):
+        p, c, d = 4, 3, 5
+        layer = layers.OverlappingPatchEmbedding(p, d)
+        images = np.random.default_rng(0).normal(size=(2, 8, 12, c)).astype("float32")
+        out = layer(images).numpy()
+        self.assertEqual(out.shape, (2, 2 * 3, d))
+        kernel = layer.projection.kernel.numpy().reshape(-1, d)  # (2P*2P*C, D)
+        bias = layer.projection.bias.numpy()
+        padded = np.pad(images, ((0, 0), (p // 2, p // 2), (p // 2, p // 2), (0, 0)))
+        for b in range(2):
+            for t in range(6):
+                r, col = divmod(t, 3)
+                # The P x P patch at (r, col) extended by P/2 on every side.
+                window = padded[b, r * p:r * p + 2 * p, col * p:col * p + 2 * p]
+                self.assertAllClose(out[b, t], window.reshape(-1) @ kernel + bias, atol=1e-4)
+
+    def test_with_isn_and_saving(self):
+        layer = layers.OverlappingPatchEmbedding(2, 4, spectral_norm="isn")
+        self.run_config_roundtrip(layer)
+        self.run_saving_roundtrip(layer, np.random.default_rng(0).normal(size=(1, 4, 4, 1)).astype("float32"))
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "patch_size=3"):
+            layers.OverlappingPatchEmbedding(3, 4)
+        with self.assertRaisesRegex(ValueError, "10x10 is not divisible by patch_size=4"):
+            layers.OverlappingPatchEmbedding(4, 4).build((None, 10, 10, 3))
+
+    def test_class_token_position_embedding(self):
+        layer = layers.ClassTokenPositionEmbedding()
+        x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+        layer.build(x.shape)
+        layer.class_token.assign(np.full((1, 1, 4), 7.0))
+        out = layer(x).numpy()
+        pos = layer.position_embedding.numpy()[0]
+        self.assertAllClose(out[:, 0], np.broadcast_to(7.0 + pos[0], (2, 4)))
+        self.assertAllClose(out[:, 1:], x + pos[1:])
+        self.run_saving_roundtrip(layers.ClassTokenPositionEmbedding(), x)
+
+
+class MappingNetworkTest(TestCase):
+    def test_matches_numpy(self):
+        layer = layers.MappingNetwork(units=6, num_layers=2, lr_multiplier=0.1)
+        z = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+        out = layer(z).numpy()
+        x = z / np.sqrt((z**2).mean(-1, keepdims=True) + 1e-8)
+        for dense in layer.dense_layers:
+            k = dense.kernel.numpy() * 0.1 / math.sqrt(x.shape[-1])
+            x = x @ k + dense.bias.numpy() * 0.1
+            x = np.where(x > 0, x, 0.2 * x)
+        self.assertAllClose(out, x, atol=1e-5)
+        # Equalized lr: stored weights are N(0, 1/lr_mul), effective ones unit scale.
+        self.assertGreater(np.std(layer.dense_layers[0].kernel.numpy()), 5.0)
+
+    def test_config_and_saving(self):
+        layer = layers.MappingNetwork(units=6, num_layers=2)
+        self.run_config_roundtrip(layer)
+        self.run_saving_roundtrip(layer, np.ones((2, 3), "float32"))
+        with self.assertRaisesRegex(ValueError, "num_layers=0"):
+            layers.MappingNetwork(units=6, num_layers=0)
+
+
+class BlocksTest(TestCase):
+    def test_generator_block_matches_composition(self):
+        block = layers.GeneratorBlock(num_heads=2, mlp_dim=12)
+        rng = np.random.default_rng(0)
+        h = rng.normal(size=(2, 4, 8)).astype("float32")
+        w = rng.normal(size=(2, 5)).astype("float32")
+        out = block(h, w).numpy()
+        x = h + block.attention(block.norm1(h, w)).numpy()
+        gelu = keras.activations.gelu
+        mlp = block.mlp_out(gelu(block.norm2(x, w) @ block.mlp_in.kernel + block.mlp_in.bias))
+        self.assertAllClose(out, x + mlp.numpy(), atol=1e-5)
+        self.run_config_roundtrip(block)
+        self.run_saving_roundtrip(block, [h, w])
+
+    def test_discriminator_block_uses_isn_everywhere(self):
+        block = layers.DiscriminatorBlock(num_heads=2, mlp_dim=12)
+        block.build((None, 4, 8))
+        wrapped = [block.attention.query_key_dense, block.attention.value_dense,
+                   block.attention.output_dense, block.mlp_in, block.mlp_out]
+        for layer in wrapped:
+            self.assertIsInstance(layer, layers.ImprovedSpectralNormalization)
+        self.assertIsInstance(block.attention, layers.L2MultiHeadAttention)
+        h = np.random.default_rng(0).normal(size=(2, 4, 8)).astype("float32")
+        out = block(h).numpy()
+        x = h + block.attention(block.norm1(h)).numpy()
+        expected = x + block.mlp_out(block.mlp_in(block.norm2(x))).numpy()
+        self.assertAllClose(out, expected, atol=1e-5)
+        self.run_config_roundtrip(block)
+        self.run_saving_roundtrip(layers.DiscriminatorBlock(2, 12), h)
+
+    def test_discriminator_block_variants(self):
+        block = layers.DiscriminatorBlock(2, 12, attention="dot", spectral_norm=None)
+        block.build((None, 4, 8))
+        self.assertIsInstance(block.attention, layers.DotProductMultiHeadAttention)
+        self.assertIsInstance(block.mlp_in, keras.layers.Dense)
+        with self.assertRaisesRegex(ValueError, "attention='cos'"):
+            layers.DiscriminatorBlock(2, 12, attention="cos")
+        with self.assertRaisesRegex(ValueError, "hidden_dim=10, num_heads=4"):
+            layers.DiscriminatorBlock(4, 12).build((None, 4, 10))
+
+
+@pytest.mark.parametrize(
+    "cls", [layers.L2MultiHeadAttention, layers.ImprovedSpectralNormalization, layers.SelfModulatedLayerNorm,
+            layers.FourierFeatures, layers.ImplicitPatchDecoder, layers.OverlappingPatchEmbedding,
+            layers.MappingNetwork, layers.GeneratorBlock, layers.DiscriminatorBlock]
+)
+def test_registered_under_package(cls):
+    name = keras.saving.get_registered_name(cls)
+    assert name == f"vitgan_tf>{cls.__name__}", name

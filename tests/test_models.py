@@ -1,0 +1,199 @@
+"""Generator and discriminator: presets, determinism, precision, saving, gradients."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.test_case import TestCase
+from vitgan_tf import layers
+from vitgan_tf.models import PRESETS, Discriminator, Generator, flops
+from vitgan_tf.models.__main__ import main as summary_main
+
+
+def tiny_pair(**overrides):
+    return Generator.from_preset("tiny", **overrides), Discriminator.from_preset("tiny")
+
+
+class PresetShapesTest(TestCase):
+    def test_every_preset_builds_with_expected_shapes(self):
+        for name, preset in PRESETS.items():
+            with self.subTest(preset=name):
+                keras.backend.clear_session()
+                gen = Generator.from_preset(name)
+                disc = Discriminator.from_preset(name)
+                z = np.random.default_rng(0).normal(size=(2, preset["z_dim"])).astype("float32")
+                images = gen(z)
+                side, channels = preset["image_size"], preset["channels"]
+                self.assertEqual(tuple(images.shape), (2, side, side, channels))
+                self.assertEqual(images.dtype, tf.float32)
+                logits = disc(images)
+                self.assertEqual(tuple(logits.shape), (2, 1))
+                self.assertEqual(logits.dtype, tf.float32)
+                self.assertTrue(np.all(np.isfinite(images.numpy())))
+                # The paper's shapes: 64 tokens for every paper preset.
+                if name in ("cifar10", "celeba64", "lsun_bedroom64"):
+                    self.assertEqual((side // preset["patch_size"]) ** 2, 64)
+                    self.assertEqual(gen.hidden_dim, 384)
+                    self.assertEqual(disc.num_heads, 6)
+
+    def test_discriminator_is_isn_l2_throughout(self):
+        disc = Discriminator.from_preset("tiny")
+        attention = [l for l in _all_layers(disc) if isinstance(l, layers.L2MultiHeadAttention)]
+        self.assertLen(attention, disc.depth)
+        dense_like = [l for l in _all_layers(disc)
+                      if isinstance(l, (keras.layers.Dense, keras.layers.Conv2D))]
+        wrappers = [l for l in _all_layers(disc) if isinstance(l, layers.ImprovedSpectralNormalization)]
+        # Every projection (attention, MLP, patch embedding, logit) is wrapped.
+        self.assertEqual({id(w.layer) for w in wrappers}, {id(l) for l in dense_like})
+
+    def test_dot_and_plain_sn_variants(self):
+        disc = Discriminator.from_preset("tiny", attention="dot", spectral_norm="sn")
+        self.assertEmpty([l for l in _all_layers(disc) if isinstance(l, layers.L2MultiHeadAttention)])
+        for wrapper in [l for l in _all_layers(disc) if isinstance(l, layers.ImprovedSpectralNormalization)]:
+            self.assertEqual(float(wrapper.sigma_init.numpy()), 1.0)
+
+
+def _all_layers(model):
+    """Every layer nested in `model` (Keras 3 `_flatten_layers`)."""
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+class DeterminismAndPrecisionTest(TestCase):
+    def test_same_seed_same_output(self):
+        outputs = []
+        for _ in range(2):
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(123)
+            gen, disc = tiny_pair()
+            z = keras.random.normal((3, gen.z_dim), seed=7)
+            images = gen(z)
+            outputs.append((images.numpy(), disc(images).numpy()))
+        self.assertAllEqual(outputs[0][0], outputs[1][0])
+        self.assertAllEqual(outputs[0][1], outputs[1][1])
+        keras.utils.set_random_seed(124)
+        gen, _ = tiny_pair()
+        self.assertNotAllClose(gen(keras.random.normal((3, gen.z_dim), seed=7)).numpy(), outputs[0][0])
+
+    def test_different_latents_give_different_images(self):
+        gen, _ = tiny_pair()
+        z = np.random.default_rng(0).normal(size=(4, gen.z_dim)).astype("float32")
+        images = gen(z).numpy()
+        spread = np.std(images, axis=0).mean()
+        self.assertGreater(spread, 1e-3)
+
+    def test_mixed_float16(self):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        gen, disc = tiny_pair()
+        z = np.random.default_rng(0).normal(size=(2, gen.z_dim)).astype("float32")
+        images = gen(z)
+        logits = disc(images, training=True)
+        self.assertEqual(images.dtype, tf.float32)
+        self.assertEqual(logits.dtype, tf.float32)
+        self.assertTrue(np.all(np.isfinite(logits.numpy())))
+        self.assertEqual(disc.get_layer("block_0").attention.compute_dtype, "float16")
+        # Variables stay float32.
+        self.assertTrue(all(v.dtype == "float32" for v in gen.weights + disc.weights))
+
+
+class SavingTest(TestCase):
+    def test_keras_roundtrip(self):
+        gen, disc = tiny_pair()
+        z = np.random.default_rng(0).normal(size=(2, gen.z_dim)).astype("float32")
+        images = gen(z).numpy()
+        disc(images, training=True)  # move the ISN vectors off their initial values
+        for model, x in ((gen, z), (disc, images)):
+            path = os.path.join(self.get_temp_dir(), f"{model.name}.keras")
+            model.save(path)
+            restored = keras.saving.load_model(path, safe_mode=True)
+            self.assertIsInstance(restored, type(model))
+            self.assertEqual(restored.get_config(), model.get_config())
+            self.assertAllClose(restored(x).numpy(), model(x).numpy(), atol=1e-6)
+
+    def test_config_is_constructor_arguments(self):
+        gen = Generator.from_preset("tiny", decoder_activation="sin")
+        config = gen.get_config()
+        self.assertEqual(config["decoder_activation"], "sin")
+        clone = Generator.from_config(config)
+        self.assertEqual(clone.count_params(), gen.count_params())
+
+
+class GradientTest(TestCase):
+    def test_every_trainable_variable_gets_a_gradient(self):
+        gen, disc = tiny_pair()
+        z = np.random.default_rng(0).normal(size=(4, gen.z_dim)).astype("float32")
+        with tf.GradientTape() as tape:
+            logits = disc(gen(z, training=True), training=True)
+            loss = tf.reduce_mean(tf.nn.softplus(-logits))
+        variables = gen.trainable_variables + disc.trainable_variables
+        grads = tape.gradient(loss, variables)
+        for var, grad in zip(variables, grads):
+            self.assertIsNotNone(grad, msg=f"no gradient for {var.path}")
+            self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, msg=f"zero gradient for {var.path}")
+        # The non-trainable ISN state is not a gradient path.
+        self.assertTrue(all("vector_u" in v.path or "sigma_init" in v.path for v in disc.non_trainable_variables))
+
+
+class BadInputTest(TestCase):
+    def test_unknown_preset(self):
+        with self.assertRaisesRegex(ValueError, r"Unknown preset 'cifar100'. Choices: \['celeba64', 'cifar10'"):
+            Generator.from_preset("cifar100")
+
+    def test_image_size_not_divisible_by_patch(self):
+        with self.assertRaisesRegex(ValueError, "image_size=30 is not divisible by patch_size=4"):
+            Generator.from_preset("tiny", image_size=30)
+        with self.assertRaisesRegex(ValueError, "image_size=30 is not divisible by patch_size=4"):
+            Discriminator.from_preset("tiny", image_size=30)
+
+    def test_hidden_not_divisible_by_heads(self):
+        with self.assertRaisesRegex(ValueError, "hidden_dim=30 is not divisible by num_heads=4"):
+            Discriminator.from_preset("tiny", hidden_dim=30, num_heads=4)
+
+    def test_unknown_override(self):
+        with self.assertRaisesRegex(ValueError, r"Unknown argument\(s\) \['z_dim'\] .*Choices"):
+            Discriminator.from_preset("tiny", z_dim=3)
+
+    def test_wrong_input_shape(self):
+        _, disc = tiny_pair()
+        with self.assertRaises(ValueError):
+            disc(np.zeros((1, 8, 8, 3), "float32"))
+
+
+class FlopsTest(TestCase):
+    def test_counts_match_a_hand_count(self):
+        """Tiny preset by hand: G and D matmuls, 2 * M * N * K each."""
+        cfg = dict(PRESETS["tiny"])
+        tokens, hidden, mlp, heads_dim = 16, 32, 64, 32
+        block = 2 * tokens * hidden * 3 * hidden + 4 * tokens * tokens * heads_dim \
+            + 2 * tokens * hidden * hidden + 4 * tokens * hidden * mlp
+        sln = 4 * hidden * hidden
+        mapping = 2 * 16 * 32 + 2 * 32 * 32
+        decoder = 2 * 16 * 2 * 16 + 2 * tokens * 32 * 32 + 2 * tokens * 16 * 16 * 16 \
+            + 2 * tokens * 16 * 16 + 2 * tokens * 16 * 16 * 3
+        expected_g = mapping + 2 * tokens * 2 * hidden + block + 2 * sln + sln + decoder
+        self.assertEqual(flops.generator_flops(cfg)["total"], expected_g)
+        t = tokens + 1
+        block_d = 2 * t * hidden * 2 * hidden + 4 * t * t * hidden + 2 * t * hidden * hidden + 4 * t * hidden * mlp
+        expected_d = 2 * tokens * 8 * 8 * 3 * hidden + block_d + 2 * hidden
+        self.assertEqual(flops.discriminator_flops(cfg)["total"], expected_d)
+
+    def test_summary_command(self):
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            summary_main(["--preset", "tiny"])
+        text = out.getvalue()
+        gen, disc = tiny_pair()
+        self.assertIn(f"G params (M): {gen.count_params() / 1e6:.3f}", text)
+        self.assertIn(f"D params (M): {disc.count_params() / 1e6:.3f}", text)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_has_all_keys(name):
+    keys = set(Generator.CONFIG_KEYS) | set(Discriminator.CONFIG_KEYS)
+    optional = {"mapping_lr_multiplier", "decoder_activation", "attention", "spectral_norm"}
+    assert keys - optional <= set(PRESETS[name]), sorted(keys - optional - set(PRESETS[name]))
