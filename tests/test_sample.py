@@ -1,0 +1,66 @@
+"""Image helpers and the sampling command."""
+
+import os
+
+import keras
+import numpy as np
+from PIL import Image
+
+from tests.test_case import TestCase
+from vitgan_tf import images as image_utils
+from vitgan_tf.models import Generator
+from vitgan_tf.sample import load_generator, main
+
+
+class ImagesTest(TestCase):
+    def test_to_uint8(self):
+        x = np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0])
+        self.assertAllEqual(image_utils.to_uint8(x), [0, 0, 128, 191, 255, 255])
+
+    def test_grid_places_images_row_major(self):
+        batch = np.stack([np.full((2, 3, 1), i, "uint8") for i in range(5)])
+        grid = image_utils.make_grid(batch, columns=3)
+        self.assertEqual(grid.shape, (4, 9, 1))
+        self.assertAllEqual(grid[:2, 3:6, 0], np.full((2, 3), 1))
+        self.assertAllEqual(grid[2:, 3:6, 0], np.full((2, 3), 4))
+        self.assertAllEqual(grid[2:, 6:, 0], np.zeros((2, 3)))  # empty cell
+        with self.assertRaisesRegex(ValueError, r"shape \(2, 3\)"):
+            image_utils.make_grid(np.zeros((2, 3)))
+
+    def test_save_grid_roundtrip(self):
+        x = np.random.default_rng(0).uniform(-1, 1, size=(4, 5, 5, 3)).astype("float32")
+        path = os.path.join(self.get_temp_dir(), "sub", "grid.png")
+        image_utils.save_grid(x, path)
+        saved = np.asarray(Image.open(path))
+        self.assertAllEqual(saved, image_utils.make_grid(image_utils.to_uint8(x)))
+        self.assertEqual(os.listdir(os.path.dirname(path)), ["grid.png"])  # no temp file left
+
+
+class SampleCommandTest(TestCase):
+    def test_preset_and_saved_generator(self):
+        out = os.path.join(self.get_temp_dir(), "s.png")
+        main(["--preset", "tiny", "--out", out, "--num", "6", "--seed", "3"])
+        self.assertEqual(Image.open(out).size, (3 * 16, 2 * 16))
+        # A saved generator gives the grid of its own outputs on the same latents.
+        gen = Generator.from_preset("tiny")
+        path = os.path.join(self.get_temp_dir(), "g.keras")
+        gen.save(path)
+        main(["--generator", path, "--out", out, "--num", "4", "--seed", "5"])
+        z = keras.random.normal((4, gen.z_dim), seed=5)
+        expected = image_utils.make_grid(image_utils.to_uint8(gen.predict(z, verbose=0)))
+        diff = np.abs(np.asarray(Image.open(out)).astype(int) - expected.astype(int))
+        self.assertLessEqual(diff.max(), 1)
+
+    def test_bad_generator_files(self):
+        with self.assertRaisesRegex(FileNotFoundError, "missing.keras"):
+            load_generator(os.path.join(self.get_temp_dir(), "missing.keras"))
+        other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        path = os.path.join(self.get_temp_dir(), "dense.keras")
+        other.save(path)
+        with self.assertRaisesRegex(ValueError, "not a vitgan_tf Generator"):
+            load_generator(path)
+        corrupt = os.path.join(self.get_temp_dir(), "corrupt.keras")
+        with open(corrupt, "wb") as f:
+            f.write(b"not a zip")
+        with self.assertRaisesRegex(ValueError, "Could not load a Keras model from .*corrupt.keras"):
+            load_generator(corrupt)

@@ -1,0 +1,62 @@
+"""Writes a PNG grid of generator samples.
+
+    python -m vitgan_tf.sample --preset fashion_mnist --out samples.png
+    python -m vitgan_tf.sample --generator RUN/checkpoints/ema_generator.keras --out grid.png
+
+With `--preset` the generator is freshly initialised (untrained): a check that
+the models build and produce images. With `--generator` it is loaded from a
+`.keras` file (safe mode).
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from vitgan_tf.images import save_grid  # noqa: E402
+from vitgan_tf.models import PRESETS, Generator  # noqa: E402
+
+
+def load_generator(path):
+    """Loads a ViTGAN `Generator` from a `.keras` file, with a clear error otherwise."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Generator file not found: {path}")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # corrupt zip, wrong format, unknown classes
+        raise ValueError(f"Could not load a Keras model from {path}: {error}") from error
+    if not isinstance(model, Generator):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a vitgan_tf Generator."
+        )
+    return model
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write a PNG grid of ViTGAN samples.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", choices=sorted(PRESETS), help="untrained generator of a preset")
+    source.add_argument("--generator", help="a saved generator (.keras)")
+    parser.add_argument("--out", required=True, help="output PNG path")
+    parser.add_argument("--num", type=int, default=16, help="number of samples (default 16)")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    args = parser.parse_args(argv)
+    if args.num <= 0:
+        parser.error(f"--num must be > 0, got {args.num}")
+    if not args.out.lower().endswith(".png"):
+        parser.error(f"--out must end in .png, got {args.out!r}")
+    if os.path.isdir(args.out):
+        parser.error(f"--out is a directory: {args.out!r}")
+
+    keras.utils.set_random_seed(args.seed)
+    generator = load_generator(args.generator) if args.generator else Generator.from_preset(args.preset)
+    z = keras.random.normal((args.num, generator.z_dim), seed=args.seed)
+    images = generator.predict(z, batch_size=64, verbose=0)
+    save_grid(images, args.out)
+    print(f"wrote {args.num} samples ({images.shape[1]}x{images.shape[2]}x{images.shape[3]}) to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
