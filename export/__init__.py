@@ -1,0 +1,43 @@
+"""Export a trained ViTGAN generator: SavedModel for TF Serving, TFLite for devices.
+
+    python -m export --run runs/cifar10 --out exported            # EMA generator
+    python -m export --generator G.keras --out exported --name vitgan --version 3
+    python -m export.tflite_demo exported/tflite/vitgan/1/vitgan_float32.tflite \
+        --num 16 --seed 0 --out grid.png --gif interp.gif
+
+Layout under `--out OUT` (model name `NAME`, version `V`):
+
+    OUT/NAME/V/                          SavedModel (TF Serving: --model_base_path=OUT/NAME)
+    OUT/NAME/V/assets.extra/vitgan_export.json
+    OUT/tflite/NAME/V/NAME_{float32,float16,int8}.tflite  (+ .json metadata beside each)
+
+The package imports TensorFlow lazily, so `export.tflite_demo` runs with only
+numpy, Pillow and ai-edge-litert installed.
+"""
+
+import importlib
+
+# Public name -> (module, attribute), imported on first use.
+_EXPORTS = {
+    "POSTPROCESSING": ("export.common", "POSTPROCESSING"),
+    "load_generator": ("export.common", "load_generator"),
+    "resolve_checkpoint": ("export.common", "resolve_checkpoint"),
+    "seed_latents": ("export.common", "seed_latents"),
+    "to_uint8": ("export.common", "to_uint8"),
+    "to_uint8_numpy": ("export.common", "to_uint8_numpy"),
+    "export_generator": ("export.main", "export_generator"),
+    "export_saved_model": ("export.saved_model", "export_saved_model"),
+    "VARIANTS": ("export.tflite", "VARIANTS"),
+    "FlexOpsError": ("export.tflite", "FlexOpsError"),
+    "convert_tflite": ("export.tflite", "convert"),
+    "export_tflite": ("export.tflite", "export_tflite"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'export' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    return getattr(importlib.import_module(module), attribute)

@@ -1,0 +1,63 @@
+"""Command line: export a ViTGAN generator to SavedModel (TF Serving) and TFLite.
+
+    python -m export --run RUN --out exported [--checkpoint ema|generator]
+    python -m export --generator FILE.keras --out exported [--name vitgan] [--version 1]
+        [--formats saved_model tflite] [--variants float32 float16 int8] [--overwrite]
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from export import common  # noqa: E402
+from export.main import FORMATS, export_generator  # noqa: E402
+from export.tflite import VARIANTS  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m export", description=__doc__.splitlines()[0]
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="training run folder (config.json, checkpoints/)")
+    source.add_argument("--generator", help="a .keras generator file")
+    parser.add_argument("--checkpoint", choices=sorted(common.RUN_CHECKPOINTS), default=None,
+                        help="which checkpoint of --run to export (default: ema)")
+    parser.add_argument("--out", required=True, help="output base folder")
+    parser.add_argument("--name", default="vitgan", help="model name (default: vitgan)")
+    parser.add_argument("--version", type=int, default=None,
+                        help="version folder (default: next free number)")
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="TFLite variants (default: all)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing version folder")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.run is None and args.checkpoint is not None:
+        print("error: --checkpoint only applies to --run", file=sys.stderr)
+        return 2
+    try:
+        result = export_generator(
+            args.out, run=args.run, generator=args.generator, checkpoint=args.checkpoint or "ema",
+            name=args.name, version=args.version, formats=args.formats,
+            variants=args.variants, overwrite=args.overwrite,
+        )
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"exported {result['source']} as version {result['version']}")
+    if result["saved_model"]:
+        print(f"  SavedModel: {result['saved_model']}")
+    for variant, path in result["tflite"].items():
+        print(f"  TFLite {variant:>7}: {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""`export_generator`: run folder or `.keras` file -> SavedModel and TFLite files."""
+
+import os
+
+from export import common
+from export.saved_model import export_saved_model
+from export.tflite import VARIANTS, export_tflite
+
+FORMATS = ("saved_model", "tflite")
+TFLITE_FOLDER = "tflite"
+
+
+def export_paths(out, name, version):
+    """`(saved_model_dir, tflite_dir)` of one export version."""
+    return (
+        os.path.join(out, name, str(version)),
+        os.path.join(out, TFLITE_FOLDER, name, str(version)),
+    )
+
+
+def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitgan",
+                     version=None, formats=FORMATS, variants=VARIANTS, overwrite=False):
+    """Exports a generator checkpoint as a SavedModel and/or TFLite files.
+
+    Args:
+        out: str. Output base folder.
+        run: str or None. Training run folder (uses `checkpoint` in it).
+        generator: str or None. A `.keras` generator file instead of `run`.
+        checkpoint: `"ema"` (default) or `"generator"` (run folders only).
+        name: str, default `"vitgan"`. Model name (TF Serving `model_name`).
+        version: int or None. Version folder; None = 1 + the largest
+            version already under `out` for this name.
+        formats: subset of `("saved_model", "tflite")`.
+        variants: subset of `("float32", "float16", "int8")` for TFLite.
+        overwrite: bool, default False. Replace existing version folders
+            (otherwise they raise `FileExistsError` before anything is written).
+
+    Returns:
+        Dict with `"version"`, `"saved_model"` (folder or None) and
+        `"tflite"` (dict variant -> file).
+    """
+    formats = list(formats)
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ValueError(f"Expected `formats` among {FORMATS}. Received: formats={formats}")
+    common.check_name(name)
+    if name == TFLITE_FOLDER:
+        raise ValueError(f"`name` {name!r} is reserved for the TFLite folder; choose another.")
+    path, run_config = common.resolve_checkpoint(run, generator, checkpoint)
+    if version is None:
+        version = common.next_version(
+            os.path.join(out, name), os.path.join(out, TFLITE_FOLDER, name)
+        )
+    version = common.check_version(version)
+    saved_model_dir, tflite_dir = export_paths(out, name, version)
+    # Check every destination before writing anything.
+    for fmt, dest in (("saved_model", saved_model_dir), ("tflite", tflite_dir)):
+        if fmt in formats and os.path.exists(dest) and not overwrite:
+            raise FileExistsError(
+                f"Export destination {dest!r} already exists; choose another --version "
+                "or pass --overwrite to replace it."
+            )
+    model = common.load_generator(path)
+    result = {"version": version, "source": path, "saved_model": None, "tflite": {}}
+    if "saved_model" in formats:
+        result["saved_model"] = export_saved_model(
+            model, out, name, version, source=path, run_config=run_config, overwrite=overwrite
+        )
+    if "tflite" in formats:
+        result["tflite"] = export_tflite(
+            model, os.path.join(out, TFLITE_FOLDER), name, version, variants=variants,
+            source=path, run_config=run_config, overwrite=overwrite,
+        )
+    return result

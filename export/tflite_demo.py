@@ -1,0 +1,242 @@
+"""Run an exported `.tflite` generator with ai-edge-litert: PNG grid, latency, GIF.
+
+    python -m export.tflite_demo MODEL.tflite --num 16 --seed 0 --out grid.png \
+        [--gif interp.gif] [--latents z.npy] [--threads 2]
+
+Latents are `numpy.random.default_rng(seed).standard_normal((num, z_dim))`
+(float32), or read from `--latents` (a `.npy` array `[num, z_dim]`). Each
+image is generated alone (batch 1) so the printed median latency is the
+on-device latency per image; the grid is the model's uint8 `images` output
+tiled row-major. `--gif` writes a loop through `--gif-keys` latents joined by
+spherical interpolation (slerp), `--gif-frames` frames per segment.
+
+Needs only numpy, Pillow and ai-edge-litert (no TensorFlow).
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+SIGNATURE = "serving_default"
+
+
+class GeneratorRunner:
+    """A `.tflite` ViTGAN generator behind the ai-edge-litert interpreter.
+
+    Args:
+        model_path: str. A `.tflite` file written by `python -m export`.
+        num_threads: int, default 2. Interpreter CPU threads.
+
+    Attributes:
+        z_dim, image_shape ((H, W, C)), metadata (dict from the JSON beside
+        the model, or {}).
+    """
+
+    def __init__(self, model_path, num_threads=2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model_path = os.fspath(model_path)
+        if not os.path.isfile(self.model_path):
+            raise FileNotFoundError(f"TFLite model not found: {self.model_path!r}")
+        try:
+            self.interpreter = Interpreter(model_path=self.model_path, num_threads=num_threads)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(
+                f"{self.model_path!r} is not a loadable TFLite model: {error}"
+            ) from error
+        signatures = self.interpreter.get_signature_list()
+        spec = signatures.get(SIGNATURE)
+        if spec is None or spec["inputs"] != ["z"] or "images" not in spec["outputs"]:
+            raise ValueError(
+                f"{self.model_path!r} is not a ViTGAN generator export: expected signature "
+                f"{SIGNATURE!r} with input 'z' and output 'images'; found {signatures}."
+            )
+        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        z_detail = self.runner.get_input_details()["z"]
+        images_detail = self.runner.get_output_details()["images"]
+        if len(z_detail["shape"]) != 2 or z_detail["dtype"] != np.float32:
+            raise ValueError(
+                f"{self.model_path!r}: input 'z' has shape {list(z_detail['shape'])} "
+                f"{np.dtype(z_detail['dtype']).name}; expected [batch, z_dim] float32."
+            )
+        if len(images_detail["shape"]) != 4 or images_detail["dtype"] != np.uint8:
+            raise ValueError(
+                f"{self.model_path!r}: output 'images' has shape "
+                f"{list(images_detail['shape'])} {np.dtype(images_detail['dtype']).name}; "
+                "expected [batch, H, W, C] uint8."
+            )
+        self.z_dim = int(z_detail["shape"][1])
+        self.image_shape = tuple(int(d) for d in images_detail["shape"][1:])
+        meta_path = os.path.splitext(self.model_path)[0] + ".json"
+        self.metadata = {}
+        if os.path.isfile(meta_path):
+            with open(meta_path) as f:
+                self.metadata = json.load(f)
+
+    def check_latents(self, z):
+        """`z` as float32 `[n, z_dim]`; `ValueError` naming both shapes otherwise."""
+        z = np.asarray(z)
+        if z.ndim != 2 or z.shape[1] != self.z_dim or z.shape[0] < 1:
+            raise ValueError(
+                f"Wrong input shape for {self.model_path!r}: z has shape {tuple(z.shape)}, "
+                f"the model expects [n, {self.z_dim}] with n >= 1."
+            )
+        if not np.issubdtype(z.dtype, np.floating):
+            raise ValueError(
+                f"Wrong input dtype for {self.model_path!r}: z is {z.dtype}, expected float32."
+            )
+        return z.astype(np.float32)
+
+    def __call__(self, z):
+        """uint8 images `[n, H, W, C]` for latents `z` `[n, z_dim]`."""
+        return self.runner(z=self.check_latents(z))["images"]
+
+    def generate_timed(self, z, warmup=1):
+        """Generates `z` one image at a time; returns (images, seconds per image)."""
+        z = self.check_latents(z)
+        for _ in range(warmup):
+            self.runner(z=z[:1])
+        images, times = [], []
+        for row in z:
+            start = time.perf_counter()
+            out = self.runner(z=row[None])["images"]
+            times.append(time.perf_counter() - start)
+            images.append(out)
+        return np.concatenate(images), np.asarray(times)
+
+
+def sample_latents(seed, num, z_dim):
+    """`num` standard-normal float32 latents from `numpy.random.default_rng(seed)`."""
+    return np.random.default_rng(seed).standard_normal((num, z_dim)).astype(np.float32)
+
+
+def make_grid(images, nrow=None, padding=2, scale=1, pad_value=255):
+    """Tiles uint8 images `[n, H, W, C]` row-major into one `[H', W', C]` array.
+
+    Args:
+        images: uint8 array `[n, H, W, C]`.
+        nrow: int or None. Images per row (default ceil(sqrt(n))).
+        padding: int, default 2. Pixels between and around images.
+        scale: int, default 1. Nearest-neighbour upscaling of each image.
+        pad_value: int, default 255 (white).
+    """
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"Expected images [n, H, W, C]. Received shape {images.shape}")
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    n, h, w, c = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    ncol_rows = math.ceil(n / nrow)
+    grid = np.full(
+        (ncol_rows * (h + padding) + padding, nrow * (w + padding) + padding, c),
+        pad_value, np.uint8,
+    )
+    for i, image in enumerate(images):
+        top = padding + (i // nrow) * (h + padding)
+        left = padding + (i % nrow) * (w + padding)
+        grid[top:top + h, left:left + w] = image
+    return grid
+
+
+def to_pil(array):
+    """A Pillow image from uint8 `[H, W, 1]` (mode L) or `[H, W, 3]` (RGB)."""
+    from PIL import Image
+
+    if array.shape[-1] == 1:
+        return Image.fromarray(array[..., 0])
+    if array.shape[-1] == 3:
+        return Image.fromarray(array)
+    raise ValueError(f"Expected 1 or 3 channels to write an image. Received shape {array.shape}")
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between latents `a` and `b` at fraction `t`."""
+    dot = np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    omega = np.arccos(np.clip(dot, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def interpolation_latents(keys, frames_per_segment):
+    """A closed loop through `keys` `[k, z_dim]`: slerp, `frames_per_segment` each."""
+    loop = []
+    for i in range(len(keys)):
+        a, b = keys[i], keys[(i + 1) % len(keys)]
+        for f in range(frames_per_segment):
+            loop.append(slerp(a, b, f / frames_per_segment))
+    return np.stack(loop).astype(np.float32)
+
+
+def _check_out(path, flag):
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"{flag} {path!r}: folder {parent!r} does not exist.")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m export.tflite_demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("model", help="a .tflite file from `python -m export`")
+    parser.add_argument("--num", type=int, default=16, help="images in the grid (default 16)")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    parser.add_argument("--latents", help=".npy file of latents [n, z_dim] (replaces --num/--seed)")
+    parser.add_argument("--out", default="grid.png", help="PNG grid path (default grid.png)")
+    parser.add_argument("--nrow", type=int, default=None, help="images per row")
+    parser.add_argument("--scale", type=int, default=1, help="upscale factor of the PNG")
+    parser.add_argument("--padding", type=int, default=2, help="pixels between images")
+    parser.add_argument("--gif", help="also write a latent-interpolation GIF here")
+    parser.add_argument("--gif-keys", type=int, default=4, help="latents the GIF visits")
+    parser.add_argument("--gif-frames", type=int, default=12, help="frames per GIF segment")
+    parser.add_argument("--gif-scale", type=int, default=4, help="upscale factor of the GIF")
+    parser.add_argument("--threads", type=int, default=2, help="interpreter threads")
+    args = parser.parse_args(argv)
+    for flag in ("num", "scale", "gif_keys", "gif_frames", "gif_scale", "threads"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    if args.padding < 0:
+        parser.error(f"--padding must be >= 0, got {args.padding}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        _check_out(args.out, "--out")
+        if args.gif:
+            _check_out(args.gif, "--gif")
+        runner = GeneratorRunner(args.model, num_threads=args.threads)
+        if args.latents:
+            z = np.load(args.latents)
+        else:
+            z = sample_latents(args.seed, args.num, runner.z_dim)
+        images, seconds = runner.generate_timed(z)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    to_pil(make_grid(images, args.nrow, args.padding, args.scale)).save(args.out)
+    h, w, c = runner.image_shape
+    print(f"{args.model}: z_dim {runner.z_dim}, images {h}x{w}x{c}, "
+          f"variant {runner.metadata.get('variant', 'unknown')}")
+    print(f"median latency per image: {1e3 * np.median(seconds):.2f} ms "
+          f"(batch 1, {len(seconds)} images, {args.threads} threads)")
+    print(f"wrote {args.out} ({len(images)} images)")
+    if args.gif:
+        keys = sample_latents(args.seed + 1, args.gif_keys, runner.z_dim)
+        frames = runner(interpolation_latents(keys, args.gif_frames))
+        pil_frames = [to_pil(make_grid(f[None], 1, 0, args.gif_scale)) for f in frames]
+        pil_frames[0].save(args.gif, save_all=True, append_images=pil_frames[1:],
+                           duration=80, loop=0)
+        print(f"wrote {args.gif} ({len(pil_frames)} frames)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
