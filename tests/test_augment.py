@@ -1,0 +1,114 @@
+"""DiffAugment ops against numpy references."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tests.test_case import TestCase
+from vitgan_tf.training import augment
+
+
+def images(batch=4, size=8, channels=2, seed=0):
+    return np.random.RandomState(seed).uniform(-1, 1, (batch, size, size, channels)).astype("float32")
+
+
+def shift_reference(x, dy, dx):
+    """out[i, j] = x[i - dy, j - dx], zero outside."""
+    out = np.zeros_like(x)
+    h, w = x.shape[:2]
+    for i in range(h):
+        for j in range(w):
+            if 0 <= i - dy < h and 0 <= j - dx < w:
+                out[i, j] = x[i - dy, j - dx]
+    return out
+
+
+class AugmentTest(TestCase):
+    def test_translation_shifts_content(self):
+        x = images()
+        params = augment.sample_params(4, 8, keras.random.SeedGenerator(3), "translation", p=1.0,
+                                       translation_ratio=0.25)
+        y = keras.ops.convert_to_numpy(augment.apply_params(x, params))
+        shifts = keras.ops.convert_to_numpy(params["shift"]).astype(int)
+        self.assertTrue(np.any(shifts != 0))
+        self.assertTrue(np.all(np.abs(shifts) <= 2))
+        for k in range(4):
+            self.assertAllClose(y[k], shift_reference(x[k], *shifts[k]), atol=1e-6)
+
+    def test_cutout_zeroes_a_square(self):
+        x = images() * 0.5 + 0.6  # no zeros in the input
+        y = keras.ops.convert_to_numpy(augment.cutout(x, keras.random.SeedGenerator(1), ratio=0.5))
+        for k in range(4):
+            zero = np.all(y[k] == 0, axis=-1)
+            rows, cols = np.nonzero(zero)
+            # A 4x4 square clipped at the borders: a full rectangle of zeros.
+            self.assertEqual(zero.sum(), (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1))
+            self.assertLessEqual(rows.max() - rows.min() + 1, 4)
+            self.assertGreater(zero.sum(), 0)
+            self.assertAllClose(y[k][~zero], x[k][~zero])
+
+    def test_color_ops_stay_in_range_and_change_values(self):
+        x = images(batch=16, channels=3)
+        for op in (augment.brightness, augment.saturation, augment.contrast):
+            y = keras.ops.convert_to_numpy(op(x, keras.random.SeedGenerator(0)))
+            self.assertGreaterEqual(y.min(), -1.0)
+            self.assertLessEqual(y.max(), 1.0)
+            self.assertGreater(np.abs(y - x).mean(), 1e-3, op.__name__)
+
+    def test_brightness_adds_a_constant_per_image(self):
+        x = images(channels=3) * 0.2  # far from the clip bounds
+        y = keras.ops.convert_to_numpy(augment.brightness(x, keras.random.SeedGenerator(0)))
+        delta = y - x
+        self.assertAllClose(delta, np.broadcast_to(delta[:, :1, :1, :1], delta.shape), atol=1e-6)
+        self.assertTrue(np.all(np.abs(delta[:, 0, 0, 0]) <= 0.5))
+
+    def test_saturation_keeps_channel_mean(self):
+        x = images(channels=3) * 0.2
+        y = keras.ops.convert_to_numpy(augment.saturation(x, keras.random.SeedGenerator(0)))
+        self.assertAllClose(y.mean(-1), x.mean(-1), atol=1e-6)
+
+    def test_contrast_keeps_image_mean(self):
+        x = images(channels=3) * 0.2
+        y = keras.ops.convert_to_numpy(augment.contrast(x, keras.random.SeedGenerator(0)))
+        self.assertAllClose(y.mean((1, 2, 3)), x.mean((1, 2, 3)), atol=1e-6)
+
+    def test_scaling_zooms_about_the_centre(self):
+        # A centred 2x2 block in an 8x8 image under zoom 2: output pixel i
+        # reads source (i + 0.5 - 4) / 2 + 3.5, bilinearly, per axis.
+        x = np.zeros((1, 8, 8, 1), "float32")
+        x[0, 3:5, 3:5, 0] = 1.0
+        params = {"scale": np.array([2.0], "float32")}
+        y = keras.ops.convert_to_numpy(augment.apply_params(x, params))[0, :, :, 0]
+        profile = np.array([0, 0.25, 0.75, 1, 1, 0.75, 0.25, 0], "float32")
+        self.assertAllClose(y, np.outer(profile, profile), atol=1e-6)
+        identity = augment.apply_params(x, {"scale": np.ones((1,), "float32")})
+        self.assertAllClose(identity, x)
+
+    def test_p_zero_is_identity_and_same_seed_same_result(self):
+        x = images()
+        y = augment.diff_augment(x, keras.random.SeedGenerator(0), p=0.0)
+        self.assertAllClose(y, x, atol=1e-6)
+        a = augment.diff_augment(x, keras.random.SeedGenerator(5), p=0.8)
+        b = augment.diff_augment(x, keras.random.SeedGenerator(5), p=0.8)
+        self.assertAllClose(a, b)
+
+    def test_sliced_parameters_equal_the_global_batch(self):
+        x = images(batch=6)
+        params = augment.sample_params(6, 8, keras.random.SeedGenerator(2), p=1.0)
+        whole = keras.ops.convert_to_numpy(augment.apply_params(x, params))
+        half = augment.apply_params(x[3:], augment.slice_params(params, 3, 3))
+        self.assertAllClose(half, whole[3:], atol=1e-6)
+
+    def test_gradients_flow_to_images(self):
+        x = tf.constant(images())
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(augment.diff_augment(x, keras.random.SeedGenerator(0), p=1.0))
+        grad = tape.gradient(y, x)
+        self.assertGreater(float(tf.reduce_sum(tf.abs(grad))), 0.0)
+
+    def test_bad_policy_and_probability(self):
+        with self.assertRaisesRegex(ValueError, "rotate"):
+            augment.parse_policy("color,rotate")
+        with self.assertRaisesRegex(ValueError, "p=1.5"):
+            augment.sample_params(2, 8, 0, p=1.5)
