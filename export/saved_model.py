@@ -26,7 +26,8 @@ def build_archive(generator):
     """
     z_dim = generator.z_dim
     archive = keras.export.ExportArchive()
-    archive.track(generator)
+    # No `archive.track(model)`: endpoints track the variables they use, and
+    # with Keras 3.15 / TF 2.21 `track` stores every weight a second time.
 
     def serving_default(z):
         return {"images": common.to_uint8(generator(z, training=False))}

@@ -37,7 +37,8 @@ def _tflite_archive(model, input_name="z"):
     """
     spec = tf.TensorSpec([None] + list(model.inputs[0].shape[1:]), tf.float32, name=input_name)
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    # No `archive.track(model)`: endpoints track the variables they use, and
+    # with Keras 3.15 / TF 2.21 `track` stores every weight a second time.
 
     def serving_default(z):
         images = tf.cast(model(z, training=False), tf.float32)

@@ -87,6 +87,9 @@ def test_layout_and_metadata(exported):
         assert meta["size_bytes"] == os.path.getsize(path)
     with open(os.path.join(result["saved_model"], "assets.extra", "vitgan_export.json")) as f:
         assert json.load(f)["format"] == "saved_model"
+    # Each weight stored once (float32).
+    data = os.path.join(result["saved_model"], "variables", "variables.data-00000-of-00001")
+    assert os.path.getsize(data) < 1.05 * 4 * exported["model"].count_params()
 
 
 def test_saved_model_matches_keras(exported):
