@@ -35,7 +35,8 @@ def load_generator(path):
         path: str. A `.keras` file written by `Generator.save`.
 
     Returns:
-        The `vitgan_tf.models.Generator`.
+        The `vitgan_tf.models.Generator`, computing in float32 whatever the
+        global dtype policy (mixed-precision checkpoints included).
 
     Raises:
         FileNotFoundError: `path` does not exist.
@@ -55,6 +56,10 @@ def load_generator(path):
             f"Checkpoint {path!r} is corrupt: it is not a `.keras` (zip) archive "
             f"({os.path.getsize(path)} bytes)."
         )
+    # Exports compute in float32 even if training used mixed precision: the
+    # Generator config does not store the policy, so it follows the global one.
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises many types for damaged archives.
@@ -62,6 +67,8 @@ def load_generator(path):
             f"Could not load checkpoint {path!r} as a Keras model "
             f"({type(error).__name__}: {error})"
         ) from error
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
     if not isinstance(model, Generator):
         raise ValueError(
             f"{path!r} holds a {type(model).__name__} named {model.name!r}, not a ViTGAN "
@@ -160,6 +167,16 @@ def sha256(path):
     return digest.hexdigest()
 
 
+def checkpoint_step(path):
+    """The training step of a run checkpoint (`state.json` beside it), or None."""
+    state = os.path.join(os.path.dirname(os.path.abspath(path)), "state.json")
+    try:
+        with open(state) as f:
+            return int(json.load(f)["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def model_metadata(generator, source=None, run_config=None):
     """The facts every export's JSON states about the model and its source."""
     return {
@@ -170,6 +187,7 @@ def model_metadata(generator, source=None, run_config=None):
         "postprocessing": POSTPROCESSING,
         "source_checkpoint": os.path.abspath(source) if source else None,
         "source_sha256": sha256(source) if source and os.path.isfile(source) else None,
+        "source_step": checkpoint_step(source) if source else None,
         "generator_config": generator.get_config(),
         "run_config": run_config,
         "vitgan_tf_version": vitgan_tf.__version__,

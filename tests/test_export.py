@@ -40,6 +40,8 @@ def make_run(folder, generator):
     generator.save(os.path.join(folder, "checkpoints", "ema_generator.keras"))
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump({"preset": "tiny", "generator": generator.get_config()}, f)
+    with open(os.path.join(folder, "checkpoints", "state.json"), "w") as f:
+        json.dump({"step": 1234}, f)
     return folder
 
 
@@ -83,7 +85,7 @@ def test_layout_and_metadata(exported):
         assert (meta["variant"], meta["z_dim"], meta["image_size"], meta["channels"]) == (
             variant, 16, 16, 3)
         assert meta["source_checkpoint"] == os.path.abspath(exported["checkpoint"])
-        assert meta["source_sha256"] == sha
+        assert meta["source_sha256"] == sha and meta["source_step"] == 1234
         assert meta["size_bytes"] == os.path.getsize(path)
     with open(os.path.join(result["saved_model"], "assets.extra", "vitgan_export.json")) as f:
         assert json.load(f)["format"] == "saved_model"
@@ -205,6 +207,14 @@ def test_load_errors_name_the_file(exported, tmp_path):
     with pytest.raises(FileNotFoundError, match="ema_generator.keras"):
         export.export_generator(str(tmp_path / "out"), run=str(empty_run))
     assert not (tmp_path / "out").exists()
+
+
+def test_mixed_precision_checkpoint_loads_as_float32(tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    Generator.from_preset("tiny").save(tmp_path / "mixed.keras")
+    model = export.load_generator(tmp_path / "mixed.keras")  # under the mixed policy
+    assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
 
 
 def test_cli_reports_errors(tmp_path, capsys):
