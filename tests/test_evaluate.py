@@ -1,0 +1,250 @@
+"""The evaluation command, reference-statistics cache, IS classifiers and FIDCallback.
+
+Inception at 299x299 is slow on CPU, so every test here runs it on a handful
+of images (the FID values are then meaningless but the plumbing is checked),
+on a small synthetic dataset registered for the test.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vitgan_tf import evaluate
+from vitgan_tf.metrics import callback as callback_lib
+from vitgan_tf.metrics import classifiers
+from vitgan_tf.metrics import datasets
+from vitgan_tf.metrics import evaluation
+from vitgan_tf.metrics import inception
+
+
+@keras.saving.register_keras_serializable(package="vitgan_tf_tests")
+class StandInGenerator(keras.Model):
+    """Functional stand-in for vitgan_tf.models.Generator: z -> [-1, 1] images."""
+
+    def __init__(self, z_dim=8, image_size=32, channels=1, **kwargs):
+        z = keras.Input((z_dim,), name="z")
+        x = keras.layers.Dense(image_size * image_size * channels, activation="tanh", name="proj")(z)
+        x = keras.layers.Reshape((image_size, image_size, channels))(x)
+        super().__init__(z, x, **kwargs)
+        self.z_dim, self.image_size, self.channels = z_dim, image_size, channels
+
+    def get_config(self):
+        return {"z_dim": self.z_dim, "image_size": self.image_size, "channels": self.channels,
+                "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _tiny_loader(split, image_size):
+    rng = np.random.default_rng({"train": 0, "test": 1}[split])
+    images = rng.integers(0, 256, (12, 28, 28, 1)).astype(np.uint8)
+    return datasets._pad_to(images, image_size)
+
+
+@pytest.fixture
+def tiny_dataset(monkeypatch, tmp_path):
+    """A 12-image dataset 'tiny' and a private reference-statistics cache."""
+    monkeypatch.setitem(datasets.DATASETS, "tiny", (_tiny_loader, 32))
+    monkeypatch.setattr(evaluation, "cache_dir", lambda: str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    try:
+        model = inception.inception_v3_fid()
+    except RuntimeError as e:
+        pytest.skip(f"Inception weights unavailable: {e}")
+    return inception.InceptionFeatureExtractor(model=model, batch_size=4, jit_compile=False)
+
+
+@pytest.fixture
+def saved_generator(tmp_path):
+    keras.utils.set_random_seed(0)
+    gen = StandInGenerator()
+    path = str(tmp_path / "ema_generator.keras")
+    gen.save(path)
+    return path
+
+
+def _run(argv):
+    return evaluate.main(argv + ["--quiet", "--no-xla", "--batch-size", "4"])
+
+
+def test_generator_cli_writes_json(tiny_dataset, saved_generator, recwarn):
+    out = str(tiny_dataset / "eval.json")
+    record = _run(["--generator", saved_generator, "--dataset", "tiny", "--num-samples", "6",
+                   "--real-samples", "8", "--kid-samples", "6", "--out", out])
+    with open(out) as f:
+        written = json.load(f)
+    assert written == json.loads(json.dumps(record))
+    assert set(written["metrics"]) == {"fid6", "kid6", "kid6_std"}
+    assert written["metrics"]["fid6"] > 0 and written["metrics"]["kid6_std"] is None  # one block
+    assert written["real"] == {"dataset": "tiny", "split": "train", "num_samples": 8, "image_size": 32}
+    assert any("singular" in str(w.message) for w in recwarn)  # 6 samples < 2048 features
+
+
+def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator):
+    run = tiny_dataset / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    os.replace(saved_generator, run / "checkpoints" / "ema_generator.keras")
+    (run / "config.json").write_text(json.dumps({"data": {"dataset": "tiny"}}))
+    record = _run(["--run", str(run), "--num-samples", "6", "--real-samples", "8", "--metrics", "fid"])
+    assert (run / "evaluation.json").is_file() and list(record["metrics"]) == ["fid6"]
+    # A dataset split on the "generated" side: test vs train; identical sets give FID ~ 0.
+    same = _run(["--fake-dataset", "tiny:train", "--dataset", "tiny", "--num-samples", "8",
+                 "--real-samples", "8", "--metrics", "fid,kid"])
+    assert abs(same["metrics"]["fid8"]) < 1e-3 and same["evaluated"] == "dataset:tiny:train"
+    other = _run(["--fake-dataset", "tiny:test", "--dataset", "tiny", "--num-samples", "8",
+                  "--real-samples", "8", "--metrics", "fid"])
+    assert other["metrics"]["fid8"] > 1.0
+
+
+def test_cli_checks_paths_before_work(tiny_dataset, saved_generator, capsys, monkeypatch):
+    bad = [
+        (["--run", str(tiny_dataset / "nope")], "--run folder not found"),
+        (["--generator", str(tiny_dataset / "g.keras"), "--dataset", "tiny"], "generator file not found"),
+        (["--generator", saved_generator], "--dataset is required"),
+        (["--generator", saved_generator, "--dataset", "tiny", "--metrics", "fid,psnr"], "--metrics"),
+        (["--generator", saved_generator, "--dataset", "tiny", "--out", str(tiny_dataset / "x" / "e.json")],
+         "--out folder does not exist"),
+        (["--generator", saved_generator, "--dataset", "tiny", "--num-samples", "0"], "--num-samples must be > 0"),
+        (["--fake-dataset", "tiny", "--dataset", "tiny"], "NAME:SPLIT"),
+        (["--generator", saved_generator, "--dataset", "tiny", "--metrics", "is",
+          "--is-classifier", str(tiny_dataset / "missing")], "--is-classifier not found"),
+    ]
+    for argv, message in bad:
+        with pytest.raises(SystemExit):
+            _run(argv)
+        assert message in capsys.readouterr().err, argv
+    # IS without any local classifier: a clear error before any Inception pass.
+    monkeypatch.setenv("VITGAN_TF_CACHE", str(tiny_dataset / "empty_cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tiny_dataset / "keras_home"))
+    with pytest.raises(FileNotFoundError, match="tfgan/eval/inception/1"):
+        _run(["--generator", saved_generator, "--dataset", "tiny", "--metrics", "is"])
+
+
+def test_reference_statistics_are_cached(tiny_dataset, extractor):
+    first = evaluation.reference_statistics("tiny", "train", num_samples=10, kid_samples=5,
+                                            extractor=extractor, progress=False)
+    path = tiny_dataset / "cache" / "reference" / "tiny-train-32px-10-inception-2015-12-05.npz"
+    assert path.is_file()
+
+    class Forbidden:
+        def __call__(self, images):
+            raise AssertionError("the cache should have been used")
+
+    again = evaluation.reference_statistics("tiny", "train", num_samples=10, kid_samples=5,
+                                            extractor=Forbidden(), progress=False)
+    np.testing.assert_array_equal(again.stats.mean, first.stats.mean)
+    np.testing.assert_array_equal(again.stats.covariance, first.stats.covariance)
+    np.testing.assert_array_equal(again.activations, first.activations)
+    assert again.count == 10 and again.activations.shape == (5, 2048)
+    # Streaming over batches equals the features of all images at once.
+    feats = extractor(datasets.load_dataset("tiny", "train", num_samples=10))
+    np.testing.assert_allclose(first.stats.mean, feats.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(first.activations, feats[:5], atol=1e-5)
+
+
+class _FakeHubInception(tf.Module):
+    """Stands for tfgan/eval/inception/1: dict of logits and pool_3."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(np.random.default_rng(0).normal(size=(3, 1008)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 299, 299, 3], tf.float32)])
+    def __call__(self, images):
+        pooled = tf.reduce_mean(images, axis=[1, 2])
+        return {"logits": 10.0 * pooled @ self.w, "pool_3": tf.zeros([tf.shape(images)[0], 2048])}
+
+
+def test_is_classifier_from_saved_model(tmp_path):
+    path = str(tmp_path / "tfgan_eval_inception_1")
+    module = _FakeHubInception()
+    tf.saved_model.save(module, path)
+    clf = classifiers.load_logits_classifier(path, batch_size=3)
+    images = np.random.default_rng(1).integers(0, 256, (5, 16, 16, 3)).astype(np.uint8)
+    expected = module(inception.InceptionPreprocessing()(images.astype(np.float32)))["logits"]
+    np.testing.assert_allclose(clf(images), expected, atol=1e-4)
+    with pytest.raises(FileNotFoundError, match="not a SavedModel"):
+        classifiers.load_logits_classifier(str(tmp_path))
+
+
+def test_is_in_cli(tiny_dataset, saved_generator):
+    path = str(tiny_dataset / "hub")
+    tf.saved_model.save(_FakeHubInception(), path)
+    record = _run(["--generator", saved_generator, "--dataset", "tiny", "--num-samples", "6",
+                   "--real-samples", "8", "--metrics", "is", "--is-classifier", path])
+    assert list(record["metrics"]) == ["is6"] and record["metrics"]["is6"] >= 1.0
+    assert record["is_classifier"].startswith("savedmodel:")
+
+
+class _ToyGAN(keras.Model):
+    """Minimal training model exposing `ema_generator`, as the real GAN will."""
+
+    def __init__(self, generator):
+        super().__init__(name="toy_gan")
+        self.ema_generator = generator
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+class _Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batch_logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch_logs.append(dict(logs))
+
+
+def test_fid_callback_logs_named_metrics(tiny_dataset, extractor):
+    gan = _ToyGAN(StandInGenerator())
+    gan.compile(optimizer="sgd", loss="mse")
+    cb = callback_lib.FIDCallback("tiny", every_n_steps=2, num_samples=6, kid_samples=4,
+                                  real_samples=8, batch_size=3, extractor=extractor, verbose=0)
+    recorder = _Recorder()
+    x = np.zeros((8, 2), np.float32)
+    history = gan.fit(x, x[:, :1], batch_size=2, epochs=1, callbacks=[cb, recorder], verbose=0)
+    assert [step for step, _ in cb.history] == [2, 4]
+    names = {"fid6", "kid4", "kid4_std"}
+    assert [sorted(names & set(logs)) for logs in recorder.batch_logs] == [[], sorted(names), [], sorted(names)]
+    assert names <= set(history.history)
+    # Fixed latents: the same generator gives the same FID at both steps.
+    assert cb.history[0][1]["fid6"] == pytest.approx(cb.history[1][1]["fid6"], rel=1e-6)
+    with pytest.raises(ValueError, match="kid_samples"):
+        callback_lib.FIDCallback("tiny", num_samples=10, kid_samples=11)
+
+
+def test_fid_callback_needs_ema_generator(tiny_dataset, extractor):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    cb = callback_lib.FIDCallback("tiny", every_n_steps=1, num_samples=4, kid_samples=0,
+                                  real_samples=8, extractor=extractor, verbose=0)
+    with pytest.raises(AttributeError, match="ema_generator"):
+        model.fit(np.zeros((2, 2)), np.zeros((2, 1)), epochs=1, callbacks=[cb], verbose=0)
+
+
+def test_fashion_mnist_loader():
+    try:
+        images = datasets.load_dataset("fashion_mnist", "test", num_samples=5)
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    raw = datasets._read_idx_images(os.path.join(datasets.FASHION_MNIST_DIR, "t10k-images-idx3-ubyte.gz"))
+    assert raw.shape == (10000, 28, 28, 1) and images.shape == (5, 32, 32, 1) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images[:, 2:30, 2:30], raw[:5])
+    assert images[:, :2].max() == 0 and images[:, :, 30:].max() == 0  # background padding
+    assert datasets.load_dataset("fashion_mnist", "test", image_size=28, num_samples=2).shape == (2, 28, 28, 1)
+    with pytest.raises(ValueError, match="splits"):
+        datasets.load_dataset("fashion_mnist", "validation")
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        datasets.load_dataset("imagenet", "train")

@@ -1,0 +1,93 @@
+"""Minimal real-image loaders for evaluation: uint8 numpy NHWC arrays.
+
+Kept inside `vitgan_tf.metrics` on purpose: the training input pipelines
+(tf.data) live elsewhere; evaluation only needs the raw images, presented the
+way the model presets see them.
+
+Fashion-MNIST comes from Debian's `dataset-fashion-mnist` package
+(`apt-get install dataset-fashion-mnist`, files in
+/usr/share/datasets/fashion-mnist/, IDX format, gzip). Its 28x28x1 images are
+padded to 32x32 with background 0 (-1 in [-1, 1] space), as the
+`fashion_mnist` model preset does; pass `image_size=28` for the raw images.
+
+Reference:
+    Xiao et al., "Fashion-MNIST", arXiv 1708.07747 (IDX format).
+"""
+
+import gzip
+import os
+
+import numpy as np
+
+__all__ = ["DATASETS", "load_dataset"]
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+_FASHION_FILES = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
+
+
+def _read_idx_images(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic, count, rows, cols = np.frombuffer(data[:16], dtype=">u4")
+    if magic != 2051:
+        raise ValueError(f"{path}: not an IDX image file (magic {magic}, expected 2051).")
+    images = np.frombuffer(data[16:], dtype=np.uint8)
+    if images.size != count * rows * cols:
+        raise ValueError(f"{path}: truncated ({images.size} bytes for {count}x{rows}x{cols}).")
+    return images.reshape(count, rows, cols, 1)
+
+
+def _pad_to(images, size):
+    """Centres images on a background-0 canvas of size x size."""
+    h, w = images.shape[1:3]
+    if size == h and size == w:
+        return images
+    if size < h or size < w:
+        raise ValueError(f"Cannot pad {h}x{w} images to image_size={size}.")
+    top, left = (size - h) // 2, (size - w) // 2
+    return np.pad(images, ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0)))
+
+
+def _fashion_mnist(split, image_size):
+    if split not in _FASHION_FILES:
+        raise ValueError(f"fashion_mnist has splits {sorted(_FASHION_FILES)}. Received: split={split!r}")
+    directory = os.environ.get("VITGAN_TF_FASHION_MNIST_DIR", FASHION_MNIST_DIR)
+    path = os.path.join(directory, _FASHION_FILES[split])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found at {path}. Install it with: "
+            "apt-get update && apt-get install -y dataset-fashion-mnist"
+        )
+    return _pad_to(_read_idx_images(path), image_size or 32)
+
+
+# name -> (loader(split, image_size) -> uint8 [n, h, w, c], default image size)
+DATASETS = {"fashion_mnist": (_fashion_mnist, 32)}
+
+
+def load_dataset(name, split, image_size=None, num_samples=None):
+    """Real images of a dataset split as uint8 numpy NHWC.
+
+    Args:
+        name: str. One of `DATASETS` ("fashion_mnist").
+        split: str. "train" or "test".
+        image_size: int or None, default None (the preset's size: 32 for
+            fashion_mnist, padded with background).
+        num_samples: int or None, default None (all). The first N images.
+
+    Returns:
+        uint8 numpy array [n, image_size, image_size, channels].
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}. Known: {sorted(DATASETS)}")
+    if num_samples is not None and (not isinstance(num_samples, int) or num_samples <= 0):
+        raise ValueError(f"Expected `num_samples` > 0 or None. Received: num_samples={num_samples!r}")
+    loader, default_size = DATASETS[name]
+    images = loader(split, image_size or default_size)
+    if num_samples is not None:
+        if num_samples > len(images):
+            raise ValueError(
+                f"{name}:{split} has {len(images)} images; num_samples={num_samples} asked for more."
+            )
+        images = images[:num_samples]
+    return images
