@@ -1,0 +1,9 @@
+"""Training: losses, DiffAugment, the `ViTGAN` fit model, callbacks, run driver."""
+
+from vitgan_tf.training import augment
+from vitgan_tf.training.gan import ViTGAN
+from vitgan_tf.training.losses import bcr_penalty
+from vitgan_tf.training.losses import nonsaturating_discriminator_loss
+from vitgan_tf.training.losses import nonsaturating_generator_loss
+from vitgan_tf.training.losses import r1_penalty
+from vitgan_tf.training.run import train

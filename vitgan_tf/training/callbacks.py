@@ -1,0 +1,210 @@
+"""Callbacks of a training run folder: samples, metrics, checkpoints, NaN guard.
+
+All files are written atomically (temporary file in the same folder, then
+`os.replace`), so a run killed at any moment leaves complete files.
+"""
+
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def atomic_write(path, write_fn, suffix=""):
+    """Calls `write_fn(tmp_path)` then renames tmp to `path` (same folder)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}{suffix}")
+    try:
+        write_fn(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_write_text(path, text):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    atomic_write(path, write)
+
+
+def image_grid(images, columns=None):
+    """float `[N, H, W, C]` in [-1, 1] -> uint8 grid `[rows*H, cols*W, C]`."""
+    images = np.asarray(images, "float32")
+    n, h, w, c = images.shape
+    columns = columns or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / columns))
+    grid = np.full((rows * h, columns * w, c), -1.0, "float32")
+    for k in range(n):
+        r, q = divmod(k, columns)
+        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = images[k]
+    return np.round((np.clip(grid, -1, 1) + 1) * 127.5).astype(np.uint8)
+
+
+def save_png(path, grid):
+    """Writes a uint8 `[H, W, C]` grid as PNG, atomically."""
+    from PIL import Image
+
+    image = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+
+
+def current_step(model):
+    """Completed train steps (the D optimizer's iteration counter)."""
+    return int(keras.ops.convert_to_numpy(model.d_optimizer.iterations))
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Every `every_steps` steps, writes `samples_{step:06d}.png` from FIXED latents.
+
+    Uses `model.ema_generator`. The latents are drawn once, from
+    `keras.random.normal` with an integer seed, so grids are comparable
+    across steps and runs. Also logs the grid to TensorBoard when
+    `tensorboard_dir` is set, and writes a final grid at train end.
+
+    Args:
+        out_dir: str. Folder of the PNGs.
+        every_steps: int. Interval in train steps.
+        num_samples: int, default 64.
+        seed: int, default 0. Seed of the fixed latents.
+        tensorboard_dir: str or None.
+    """
+
+    def __init__(self, out_dir, every_steps, num_samples=64, seed=0, tensorboard_dir=None):
+        super().__init__()
+        if every_steps <= 0:
+            raise ValueError(f"Expected `every_steps` > 0. Received: every_steps={every_steps}")
+        self.out_dir = out_dir
+        self.every_steps = int(every_steps)
+        self.num_samples = int(num_samples)
+        self.seed = seed
+        self.tensorboard_dir = tensorboard_dir
+        self._latents = None
+        self._writer = None
+        self._last = None
+
+    def _fixed_latents(self):
+        if self._latents is None:
+            z_dim = self.model.ema_generator.z_dim
+            self._latents = keras.ops.convert_to_numpy(
+                keras.random.normal((self.num_samples, z_dim), seed=self.seed)
+            )
+        return self._latents
+
+    def write(self, step):
+        images = self.model.ema_generator.predict_on_batch(self._fixed_latents())
+        grid = image_grid(images)
+        path = os.path.join(self.out_dir, f"samples_{step:06d}.png")
+        save_png(path, grid)
+        if self.tensorboard_dir:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(self.tensorboard_dir)
+            with self._writer.as_default():
+                tf.summary.image("ema_samples", grid[None].astype("float32") / 255.0, step=step)
+            self._writer.flush()
+        self._last = step
+        return path
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = current_step(self.model)
+        if step % self.every_steps == 0 and step != self._last:
+            self.write(step)
+
+    def on_train_end(self, logs=None):
+        step = current_step(self.model)
+        if step != self._last:
+            self.write(step)
+
+
+class MetricsLogger(keras.callbacks.Callback):
+    """Appends `{"step", "time", <logs>}` to a JSONL file at each epoch end.
+
+    Logs are Keras' running means over the epoch (`log_every` steps).
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {"step": current_step(self.model), "time": round(time.time() - self._start, 3)}
+        record.update({k: float(v) for k, v in (logs or {}).items()})
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves G, D, EMA G (`.keras`) and the full state at each epoch end.
+
+    Files in `folder`: `generator.keras`, `discriminator.keras`,
+    `ema_generator.keras` (load with `keras.saving.load_model(path,
+    safe_mode=True)` after `import vitgan_tf`), `state.weights.h5` (all
+    weights: G, D, EMA G, both optimizers, the seed generator) and
+    `state.json` (`{"step": ...}`). Nothing is written when a logged value
+    is not finite, so the folder always holds the last good state.
+    """
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def save(self):
+        model = self.model
+        os.makedirs(self.folder, exist_ok=True)
+        for name in ("generator", "discriminator", "ema_generator"):
+            part = getattr(model, name)
+            atomic_write(os.path.join(self.folder, f"{name}.keras"), part.save, suffix=".keras")
+        atomic_write(os.path.join(self.folder, "state.weights.h5"), model.save_weights,
+                     suffix=".weights.h5")
+        step = current_step(model)
+        atomic_write_text(os.path.join(self.folder, "state.json"), json.dumps({"step": step}))
+        return step
+
+    def on_epoch_end(self, epoch, logs=None):
+        if all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            self.save()
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training with a clear error at the first non-finite logged value.
+
+    Raises `FloatingPointError` from `fit` at the end of the offending
+    batch, before any epoch-end checkpoint or backup could store the bad
+    weights; the last good checkpoint stays in `checkpoint_dir`.
+    """
+
+    def __init__(self, checkpoint_dir=None):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if not bad:
+            return
+        self.model.stop_training = True
+        step = current_step(self.model)
+        where = "no checkpoint was written yet"
+        if self.checkpoint_dir:
+            state = os.path.join(self.checkpoint_dir, "state.json")
+            if os.path.exists(state):
+                with open(state) as f:
+                    where = f"the last good checkpoint (step {json.load(f)['step']}) is in {self.checkpoint_dir}"
+        raise FloatingPointError(
+            f"Non-finite training values {bad} at step {step}; training stopped and "
+            f"{where}. Lower the learning rate or check the data."
+        )

@@ -1,0 +1,391 @@
+"""`ViTGAN`: generator, discriminator and EMA generator trained by `model.fit`."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from vitgan_tf.models.discriminator import Discriminator
+from vitgan_tf.models.generator import Generator
+from vitgan_tf.training import augment, losses
+
+TRACKER_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "bcr")
+
+
+def default_optimizer(learning_rate=2e-3, name=None):
+    """Adam(lr, beta_1=0, beta_2=0.99): ViTGAN's (and StyleGAN2's) optimizer."""
+    return keras.optimizers.Adam(learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8, name=name)
+
+
+@keras.saving.register_keras_serializable(package="vitgan_tf")
+class ViTGAN(keras.Model):
+    """ViTGAN training wrapper: D step, G step and EMA of G in one `train_step`.
+
+    One `fit` iteration on a batch of real images `x` (float32 NHWC in
+    [-1, 1]):
+
+    1. D step. `A1`, `A2` are independent DiffAugment draws.
+       `d_loss = softplus(-D(A1(x))) + softplus(D(A1(G(z))))`
+       `+ lambda_real * (D(A1(x)) - D(A2(x)))^2 + lambda_fake * (same on G(z))`
+       `+ r1_gamma / 2 * ||grad_x D(A1(x))||^2` (batch means). D runs once on
+       the concatenated batch, so ISN's power iteration advances once.
+    2. G step with a fresh z: `g_loss = softplus(-D(A(G(z))))`; D runs with
+       `training=False` (no ISN update).
+    3. EMA: `ema = g + decay_t * (ema - g)`, `decay_t = min(ema_decay,
+       (1 + t) / (10 + t))` with `ema_rampup` (t = G steps), else `ema_decay`.
+
+    Trackers (returned by `train_step`, keys = names): `d_loss`, `g_loss`,
+    `d_real`, `d_fake` (mean logits on augmented reals / fakes), `bcr`.
+
+    All randomness (latents, augmentation) comes from one
+    `keras.random.SeedGenerator(seed)`. Under a `tf.distribute` strategy
+    every replica draws the randomness of the GLOBAL batch and uses its
+    slice, so N replicas compute what one device computes on the global
+    batch; gradients are averaged (loss / N, summed by the optimizer).
+
+    XLA: with `compile(jit_compile=True)` on one device the whole step is
+    compiled by Keras. Under a strategy (Keras falls back to no XLA), the
+    per-replica forward/backward of each step (`_discriminator_gradients`,
+    `_generator_gradients`) is compiled instead; the gradient all-reduce,
+    optimizer updates, ISN vector assignment and EMA run outside XLA.
+    ISN updates are captured with `keras.StatelessScope` and assigned after.
+
+    Args:
+        generator: `vitgan_tf.models.Generator`.
+        discriminator: `vitgan_tf.models.Discriminator`.
+        ema_generator: `Generator` or None (default: a copy of `generator`).
+        bcr_real: float, default 10. lambda_real of bCR (0 disables).
+        bcr_fake: float, default 10. lambda_fake of bCR (0 disables).
+        r1_gamma: float, default 0 (off; reported to hurt with a ViT D).
+        augment_policy: str, default `"color,translation,cutout,scaling"`;
+            "" disables DiffAugment.
+        augment_p: float, default 0.8.
+        ema_decay: float or None, default 0.999. None disables the EMA update
+            (the EMA generator then stays at its initial weights).
+        ema_rampup: bool, default True.
+        seed: int or None. Seed of the SeedGenerator.
+
+    Example:
+
+    >>> gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"))
+    >>> gan.compile()
+    >>> gan.fit(dataset, steps_per_epoch=10, epochs=1)
+
+    Reference:
+        Lee et al., "ViTGAN: Training GANs with Vision Transformers",
+        arXiv 2107.04589, section 5; Karras et al., StyleGAN2-ADA (EMA).
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        ema_generator=None,
+        bcr_real=10.0,
+        bcr_fake=10.0,
+        r1_gamma=0.0,
+        augment_policy=augment.DEFAULT_POLICY,
+        augment_p=0.8,
+        ema_decay=0.999,
+        ema_rampup=True,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(generator, Generator):
+            raise TypeError(f"`generator` must be a vitgan_tf Generator. Received: {generator!r}")
+        if not isinstance(discriminator, Discriminator):
+            raise TypeError(
+                f"`discriminator` must be a vitgan_tf Discriminator. Received: {discriminator!r}"
+            )
+        if (generator.image_size, generator.channels) != (
+            discriminator.image_size, discriminator.channels
+        ):
+            raise ValueError(
+                "Generator and discriminator image shapes differ: "
+                f"G {generator.image_size}x{generator.image_size}x{generator.channels}, "
+                f"D {discriminator.image_size}x{discriminator.image_size}x{discriminator.channels}"
+            )
+        for name, value in (("bcr_real", bcr_real), ("bcr_fake", bcr_fake), ("r1_gamma", r1_gamma)):
+            if value < 0:
+                raise ValueError(f"Expected `{name}` >= 0. Received: {name}={value}")
+        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"Expected `ema_decay` in [0, 1) or None. Received: ema_decay={ema_decay}")
+        augment.parse_policy(augment_policy)
+        augment._check_probability(augment_p)
+
+        self.generator = generator
+        self.discriminator = discriminator
+        if ema_generator is None:
+            ema_generator = Generator.from_config(
+                {**generator.get_config(), "name": "ema_generator"}
+            )
+            ema_generator.set_weights(generator.get_weights())
+        self.ema_generator = ema_generator
+        self.bcr_real = float(bcr_real)
+        self.bcr_fake = float(bcr_fake)
+        self.r1_gamma = float(r1_gamma)
+        self.augment_policy = augment_policy
+        self.augment_p = float(augment_p)
+        self.ema_decay = ema_decay
+        self.ema_rampup = bool(ema_rampup)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed_generator")
+        self.trackers = [keras.metrics.Mean(name=name) for name in TRACKER_NAMES]
+        self.built = True
+
+    # === Properties ===
+
+    @property
+    def z_dim(self):
+        return self.generator.z_dim
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    @property
+    def use_bcr(self):
+        return self.bcr_real > 0 or self.bcr_fake > 0
+
+    def call(self, z, training=False):
+        """Generates images from latents `z` `[B, z_dim]` with the EMA generator."""
+        return self.ema_generator(z, training=training)
+
+    # === Compile ===
+
+    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile="auto", **kwargs):
+        """Configures the two optimizers (Adam(2e-3, 0, 0.99) by default).
+
+        Under a `mixed_float16` global policy both are wrapped in
+        `keras.optimizers.LossScaleOptimizer` (Keras only wraps `optimizer`).
+
+        Args:
+            g_optimizer: `keras.optimizers.Optimizer` or None.
+            d_optimizer: `keras.optimizers.Optimizer` or None.
+            jit_compile: bool or "auto" (default; False on CPU and under a
+                strategy). True: whole-step XLA on one device, per-replica
+                gradient XLA under a strategy.
+            **kwargs: passed to `keras.Model.compile` (e.g. `run_eagerly`,
+                `steps_per_execution`); `optimizer` and `loss` are not allowed.
+        """
+        for key in ("optimizer", "loss"):
+            if key in kwargs:
+                raise ValueError(
+                    f"ViTGAN.compile takes g_optimizer/d_optimizer and computes its own "
+                    f"losses; received {key}={kwargs[key]!r}"
+                )
+        g_optimizer = g_optimizer or default_optimizer(name="g_adam")
+        d_optimizer = d_optimizer or default_optimizer(name="d_adam")
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            if not isinstance(g_optimizer, keras.optimizers.LossScaleOptimizer):
+                g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer, name="g_loss_scale")
+            if not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer):
+                d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer, name="d_loss_scale")
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        strategy = tf.distribute.get_strategy()
+        self.distributed = tf.distribute.has_strategy() and not isinstance(
+            strategy, tf.distribute.OneDeviceStrategy
+        )
+        self.replica_jit = bool(jit_compile is True and self.distributed)
+        # `optimizer=d_optimizer` gives Keras callbacks an `iterations` counter
+        # (= train steps); Keras never updates it itself since we own train_step.
+        super().compile(
+            optimizer=d_optimizer,
+            jit_compile=False if self.replica_jit else jit_compile,
+            auto_scale_loss=False,
+            **kwargs,
+        )
+        with strategy.scope() if tf.distribute.has_strategy() else _null():
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.g_optimizer.build(self.generator.trainable_variables)
+        if self.replica_jit:
+            self._d_grad_fn = tf.function(self._discriminator_gradients, jit_compile=True)
+            self._g_grad_fn = tf.function(self._generator_gradients, jit_compile=True)
+        else:
+            self._d_grad_fn = self._discriminator_gradients
+            self._g_grad_fn = self._generator_gradients
+
+    # === Randomness ===
+
+    def _replica_slice(self, local_batch):
+        """(start, num_replicas) of this replica's slice of the global batch."""
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return 0, 1
+        replica = context.replica_id_in_sync_group
+        return replica * local_batch, context.num_replicas_in_sync
+
+    def sample_randomness(self, local_batch):
+        """Latents and augmentation parameters of this replica's batch slice.
+
+        Draws everything for the global batch (local * replicas) from the
+        seed generator and slices, so results do not depend on the number
+        of replicas. Returns a dict of tensors.
+        """
+        start, replicas = self._replica_slice(local_batch)
+        total = local_batch * replicas
+        size = self.generator.image_size
+
+        def latents():
+            z = keras.random.normal((total, self.z_dim), seed=self.seed_generator)
+            return ops.slice(z, (start, 0), (local_batch, self.z_dim))
+
+        def params():
+            if not augment.parse_policy(self.augment_policy):
+                return {}
+            p = augment.sample_params(
+                total, size, self.seed_generator, self.augment_policy, self.augment_p
+            )
+            return augment.slice_params(p, start, local_batch)
+
+        draws = {"z_d": latents(), "z_g": latents(), "aug_real": params(),
+                 "aug_fake": params(), "aug_g": params()}
+        if self.use_bcr:
+            draws["aug_real2"] = params()
+            draws["aug_fake2"] = params()
+        return draws
+
+    # === Gradients ===
+
+    def _discriminator_gradients(self, real, draws, num_replicas):
+        """D loss terms, D gradients and the new ISN vectors (not assigned)."""
+        disc = self.discriminator
+        fake = ops.stop_gradient(self.generator(draws["z_d"], training=True))
+        inputs = [augment.apply_params(real, draws["aug_real"]),
+                  augment.apply_params(fake, draws["aug_fake"])]
+        if self.use_bcr:
+            inputs += [augment.apply_params(real, draws["aug_real2"]),
+                       augment.apply_params(fake, draws["aug_fake2"])]
+        inputs = ops.concatenate(inputs, axis=0)  # [k * B, H, W, C]
+        batch = ops.shape(real)[0]
+        with keras.StatelessScope() as scope, tf.GradientTape() as tape:
+            with tf.GradientTape(watch_accessed_variables=False) as input_tape:
+                input_tape.watch(inputs)
+                logits = ops.cast(disc(inputs, training=True), "float32")  # [k * B, 1]
+                real_logits, fake_logits = logits[:batch], logits[batch:2 * batch]
+            adversarial = losses.nonsaturating_discriminator_loss(real_logits, fake_logits)
+            bcr = ops.zeros((), "float32")
+            if self.use_bcr:
+                bcr = losses.bcr_penalty(real_logits, logits[2 * batch:3 * batch], self.bcr_real)
+                bcr = bcr + losses.bcr_penalty(fake_logits, logits[3 * batch:], self.bcr_fake)
+            r1 = ops.zeros((), "float32")
+            if self.r1_gamma > 0:
+                input_grads = input_tape.gradient(ops.sum(real_logits), inputs)
+                r1 = losses.r1_penalty(input_grads[:batch], self.r1_gamma)
+            d_loss = adversarial + bcr + r1
+            scaled = self.d_optimizer.scale_loss(d_loss / num_replicas)
+        grads = tape.gradient(scaled, disc.trainable_variables)
+        updates = [scope.get_current_value(v) for v in disc.non_trainable_variables]
+        stats = (d_loss, ops.mean(real_logits), ops.mean(fake_logits), bcr)
+        return grads, updates, stats
+
+    def _generator_gradients(self, draws, num_replicas):
+        """G loss and G gradients."""
+        with tf.GradientTape() as tape:
+            fake = self.generator(draws["z_g"], training=True)
+            logits = self.discriminator(augment.apply_params(fake, draws["aug_g"]), training=False)
+            g_loss = losses.nonsaturating_generator_loss(logits)
+            scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
+        return grads, g_loss
+
+    def compute_gradients(self, real):
+        """(D gradients, G gradients) of one step on `real`, no update (for tests)."""
+        draws = self.sample_randomness(ops.shape(real)[0])
+        d_grads, _, _ = self._discriminator_gradients(real, draws, 1)
+        g_grads, _ = self._generator_gradients(draws, 1)
+        return d_grads, g_grads
+
+    # === Train step ===
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        real = ops.cast(real, "float32")
+        local_batch = ops.shape(real)[0]
+        if not isinstance(local_batch, int):
+            local_batch = real.shape[0]
+        if local_batch is None:
+            raise ValueError("ViTGAN needs a static batch size; batch with drop_remainder=True.")
+        _, num_replicas = self._replica_slice(local_batch)
+        draws = self.sample_randomness(local_batch)
+
+        d_grads, updates, (d_loss, d_real, d_fake, bcr) = self._d_grad_fn(
+            real, draws, num_replicas
+        )
+        for variable, value in zip(self.discriminator.non_trainable_variables, updates):
+            if value is not None:
+                variable.assign(value)
+        self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
+
+        g_grads, g_loss = self._g_grad_fn(draws, num_replicas)
+        self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
+        self.update_ema()
+
+        stats = ops.stack([d_loss, g_loss, d_real, d_fake, bcr])
+        if num_replicas > 1:
+            stats = tf.distribute.get_replica_context().all_reduce("mean", stats)
+        for tracker, value in zip(self.trackers, ops.unstack(stats)):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+    def update_ema(self):
+        """ema <- g + decay * (ema - g) on trainable weights; copies the rest."""
+        if self.ema_decay is None:
+            return
+        decay = ops.convert_to_tensor(self.ema_decay, "float32")
+        if self.ema_rampup:
+            step = ops.cast(self.g_optimizer.iterations, "float32")
+            decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+        for ema, weight in zip(self.ema_generator.trainable_variables,
+                               self.generator.trainable_variables):
+            ema.assign(weight + ops.cast(decay, weight.dtype) * (ema - weight))
+        for ema, weight in zip(self.ema_generator.non_trainable_variables,
+                               self.generator.non_trainable_variables):
+            ema.assign(weight)
+
+    # === State ===
+
+    def save_own_variables(self, store):
+        """Also saves the seed generator's state (exact resume)."""
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if "seed_generator_state" in store:
+            self.seed_generator.state.assign(store["seed_generator_state"])
+        own = self._trainable_variables + self._non_trainable_variables
+        for i, variable in enumerate(own):
+            variable.assign(store[f"{i}"])
+
+    # === Config ===
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "bcr_real": self.bcr_real,
+            "bcr_fake": self.bcr_fake,
+            "r1_gamma": self.r1_gamma,
+            "augment_policy": self.augment_policy,
+            "augment_p": self.augment_p,
+            "ema_decay": self.ema_decay,
+            "ema_rampup": self.ema_rampup,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        return False

@@ -1,0 +1,276 @@
+"""A training run: config -> strategy, data, ViTGAN, callbacks, `fit`.
+
+`train(config, out_dir)` is what `python -m recipes.train` calls. The run
+folder holds `config.json`, `samples_{step:06d}.png`, `metrics.jsonl`,
+`tensorboard/`, `checkpoints/` and `backup/` (Keras `BackupAndRestore`).
+Running the same config on the same folder again resumes where the last
+run stopped (even after `kill -9`), with exactly the same batches.
+"""
+
+import copy
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from vitgan_tf import data as data_lib
+from vitgan_tf.models.discriminator import Discriminator
+from vitgan_tf.models.generator import Generator
+from vitgan_tf.training import callbacks as callbacks_lib
+from vitgan_tf.training.gan import ViTGAN
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# Dict-valued config entries that accept new keys from `--set`.
+OPEN_SECTIONS = ("model.shared", "model.generator", "model.discriminator")
+# Keys that may change when resuming a run (everything else must match).
+RESUMABLE_KEYS = ("train.steps",)
+
+
+def base_config():
+    """Every key of a run config with its default (the paper's recipe)."""
+    return {
+        "recipe": None,
+        "seed": 0,
+        "model": {"preset": "tiny", "shared": {}, "generator": {}, "discriminator": {}},
+        "data": {"source": "synthetic", "batch_size": 128},
+        "gan": {
+            "bcr_real": 10.0, "bcr_fake": 10.0, "r1_gamma": 0.0,
+            "augment_policy": "color,translation,cutout,scaling", "augment_p": 0.8,
+            "ema_decay": 0.999, "ema_rampup": True,
+        },
+        "optimizer": {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99},
+        "train": {
+            "steps": 1000, "log_every": 100, "sample_every": 500, "num_samples": 64,
+            "precision": "float32", "jit_compile": "auto", "strategy": "default",
+        },
+    }
+
+
+def merge(base, updates):
+    """Recursive dict update (returns a new dict)."""
+    out = copy.deepcopy(base)
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_value(text):
+    """`--set` value: JSON if it parses (numbers, true, null, lists), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def set_key(config, assignment):
+    """Applies one `key.path=value` to `config` in place; unknown keys raise."""
+    if "=" not in assignment:
+        raise ValueError(f"Expected --set key=value, received {assignment!r}")
+    path, text = assignment.split("=", 1)
+    parts = path.strip().split(".")
+    node = config
+    for depth, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"Unknown config key {'.'.join(parts[:depth + 1])!r} in --set {assignment!r}")
+        node = node[part]
+    parent, leaf = ".".join(parts[:-1]), parts[-1]
+    if not isinstance(node, dict) or (leaf not in node and parent not in OPEN_SECTIONS):
+        choices = sorted(node) if isinstance(node, dict) else []
+        raise ValueError(f"Unknown config key {path!r} in --set {assignment!r}. Choices: {choices}")
+    node[leaf] = parse_value(text)
+
+
+def validate(config):
+    """Checks values that would otherwise fail late; raises ValueError quoting them."""
+    train = config["train"]
+    for key in ("steps", "log_every", "sample_every"):
+        if not isinstance(train[key], int) or train[key] <= 0:
+            raise ValueError(f"Expected a positive integer train.{key}. Received: {train[key]!r}")
+    if train["strategy"] not in STRATEGIES:
+        raise ValueError(f"Unknown train.strategy={train['strategy']!r}. Choices: {STRATEGIES}")
+    if train["precision"] not in POLICIES:
+        raise ValueError(f"Unknown train.precision={train['precision']!r}. Choices: {POLICIES}")
+    batch = config["data"]["batch_size"]
+    if not isinstance(batch, int) or batch <= 0:
+        raise ValueError(f"Expected a positive integer data.batch_size. Received: {batch!r}")
+
+
+def schedule(config):
+    """(epochs, steps_per_epoch): Keras epochs of `log_every` steps."""
+    steps, log_every = config["train"]["steps"], config["train"]["log_every"]
+    log_every = min(log_every, steps)
+    if steps % log_every:
+        raise ValueError(
+            f"train.steps={steps} must be a multiple of train.log_every={log_every} "
+            "(one Keras epoch = log_every steps: metrics, checkpoint and backup)"
+        )
+    return steps // log_every, log_every
+
+
+def make_strategy(name):
+    """The `tf.distribute` strategy `name` (create it before any other TF work)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"Unknown strategy {name!r}. Choices: {STRATEGIES}")
+
+
+def is_chief():
+    """True unless TF_CONFIG names this process a non-chief worker."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = tf_config.get("task", {})
+    cluster = tf_config.get("cluster", {})
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster
+
+
+def build_gan(config):
+    """Generator, discriminator and ViTGAN (compiled) of a resolved config."""
+    model = config["model"]
+    shared = model.get("shared", {})
+    generator = Generator.from_preset(
+        model["preset"],
+        **{k: v for k, v in shared.items() if k in Generator.CONFIG_KEYS},
+        **model.get("generator", {}),
+    )
+    discriminator = Discriminator.from_preset(
+        model["preset"],
+        **{k: v for k, v in shared.items() if k in Discriminator.CONFIG_KEYS},
+        **model.get("discriminator", {}),
+    )
+    gan = ViTGAN(generator, discriminator, seed=config["seed"], **config["gan"])
+    opt = config["optimizer"]
+    make = lambda lr, name: keras.optimizers.Adam(  # noqa: E731
+        lr, beta_1=opt["beta_1"], beta_2=opt["beta_2"], epsilon=1e-8, name=name
+    )
+    gan.compile(
+        g_optimizer=make(opt["g_lr"], "g_adam"),
+        d_optimizer=make(opt["d_lr"], "d_adam"),
+        jit_compile=config["train"]["jit_compile"],
+    )
+    return gan
+
+
+def comparable(config):
+    """The config without the keys that may change on resume."""
+    config = copy.deepcopy(config)
+    for key in RESUMABLE_KEYS:
+        section, leaf = key.split(".")
+        config.get(section, {}).pop(leaf, None)
+    return config
+
+
+def check_out_dir(out_dir, config):
+    """Refuses a folder holding another run; returns True when resuming this one."""
+    path = os.path.join(out_dir, "config.json")
+    if not os.path.exists(path):
+        if os.path.isdir(out_dir) and os.listdir(out_dir):
+            raise FileExistsError(
+                f"--out {out_dir!r} exists, is not empty and holds no config.json; "
+                "choose another folder"
+            )
+        return False
+    with open(path) as f:
+        previous = json.load(f)
+    if comparable(previous) != comparable(json.loads(json.dumps(config))):
+        raise FileExistsError(
+            f"--out {out_dir!r} holds a different run ({path}); resume it with the same "
+            "config, or choose another folder"
+        )
+    return True
+
+
+def restored_step(backup_dir, steps_per_epoch):
+    """Train step a `BackupAndRestore` backup will resume at (0 if none)."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"]) * steps_per_epoch
+
+
+def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
+    """Trains `config` into `out_dir`; returns the `ViTGAN`.
+
+    Args:
+        config: dict, a resolved config (see `base_config`).
+        out_dir: str. The run folder (resumed when it holds the same config).
+        strategy: `tf.distribute.Strategy` or None (from `train.strategy`).
+        extra_callbacks: Keras callbacks run after the run's own.
+        verbose: Keras `fit` verbosity (progress bar by default).
+    """
+    config = merge(base_config(), config)
+    validate(config)
+    epochs, steps_per_epoch = schedule(config)
+    train_cfg = config["train"]
+    strategy = strategy or make_strategy(train_cfg["strategy"])
+    replicas = strategy.num_replicas_in_sync
+    batch = config["data"]["batch_size"]
+    if batch % replicas:
+        raise ValueError(
+            f"Global batch_size={batch} is not divisible by the {replicas} replicas of "
+            f"the {type(strategy).__name__}"
+        )
+    chief = is_chief()
+    resuming = check_out_dir(out_dir, config) if chief else False
+    run_dir = out_dir if chief else os.path.join(out_dir, f"worker_{os.getpid()}")
+    os.makedirs(run_dir, exist_ok=True)
+    if chief:  # on resume the step count may have changed: keep config.json current
+        callbacks_lib.atomic_write_text(
+            os.path.join(out_dir, "config.json"), json.dumps(config, indent=2, sort_keys=True)
+        )
+
+    keras.utils.set_random_seed(config["seed"])
+    keras.mixed_precision.set_global_policy(train_cfg["precision"])
+    try:
+        with strategy.scope():
+            gan = build_gan(config)
+        backup_dir = os.path.join(run_dir, "backup")
+        start_step = restored_step(backup_dir, steps_per_epoch)
+        metrics_path = os.path.join(out_dir, "metrics.jsonl")
+        if chief and start_step and os.path.exists(metrics_path):
+            _truncate_metrics(metrics_path, start_step)
+        model_shape = (gan.generator.image_size, gan.generator.channels)
+        dataset = data_lib.make_dataset(
+            config["data"]["source"], model_shape[0], model_shape[1], batch,
+            seed=config["seed"], start_step=start_step,
+        )
+        checkpoint_dir = os.path.join(out_dir, "checkpoints")
+        run_callbacks = [
+            callbacks_lib.NaNGuard(checkpoint_dir if chief else None),
+            keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True,
+                                             delete_checkpoint=False),
+        ]
+        if chief:
+            tb_dir = os.path.join(out_dir, "tensorboard")
+            run_callbacks += [
+                callbacks_lib.Checkpoint(checkpoint_dir),
+                callbacks_lib.MetricsLogger(metrics_path),
+                callbacks_lib.SampleGrid(out_dir, train_cfg["sample_every"],
+                                         train_cfg["num_samples"], seed=config["seed"],
+                                         tensorboard_dir=os.path.join(tb_dir, "samples")),
+                keras.callbacks.TensorBoard(tb_dir, update_freq="epoch"),
+            ]
+        gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                callbacks=run_callbacks + list(extra_callbacks), verbose=verbose)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return gan
+
+
+def _truncate_metrics(path, step):
+    """Drops JSONL records after `step` (written before a crash, replayed on resume)."""
+    with open(path) as f:
+        lines = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    callbacks_lib.atomic_write_text(path, "".join(lines))
