@@ -1,6 +1,7 @@
 """`export_generator`: run folder or `.keras` file -> SavedModel and TFLite files."""
 
 import os
+import shutil
 
 from export import common
 from export.saved_model import export_saved_model
@@ -62,13 +63,22 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
             )
     model = common.load_generator(path)
     result = {"version": version, "source": path, "saved_model": None, "tflite": {}}
-    if "saved_model" in formats:
-        result["saved_model"] = export_saved_model(
-            model, out, name, version, source=path, run_config=run_config, overwrite=overwrite
-        )
-    if "tflite" in formats:
-        result["tflite"] = export_tflite(
-            model, os.path.join(out, TFLITE_FOLDER), name, version, variants=variants,
-            source=path, run_config=run_config, overwrite=overwrite,
-        )
+    created = []  # Version folders this call made, removed again if a later step fails.
+    try:
+        if "tflite" in formats:
+            existed = os.path.exists(tflite_dir)
+            result["tflite"] = export_tflite(
+                model, os.path.join(out, TFLITE_FOLDER), name, version, variants=variants,
+                source=path, run_config=run_config, overwrite=overwrite,
+            )
+            created += [] if existed else [tflite_dir]
+        if "saved_model" in formats:
+            result["saved_model"] = export_saved_model(
+                model, out, name, version, source=path, run_config=run_config,
+                overwrite=overwrite,
+            )
+    except BaseException:
+        for folder in created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     return result

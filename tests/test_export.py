@@ -242,6 +242,17 @@ def test_never_clobbers_versions(exported, tmp_path):
     assert not any(name.endswith(".partial") for name in os.listdir(os.path.join(out, "vitgan")))
 
 
+def test_failed_export_leaves_no_version_behind(exported, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("export.main.export_saved_model", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export.export_generator(exported["out"], run=exported["run"], version=9,
+                                variants=["float32"])
+    assert not os.path.exists(os.path.join(exported["out"], "tflite", "vitgan", "9"))
+
+
 # --- demo ---------------------------------------------------------------------
 
 
