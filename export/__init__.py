@@ -11,8 +11,8 @@ Layout under `--out OUT` (model name `NAME`, version `V`):
     OUT/NAME/V/assets.extra/vitgan_export.json
     OUT/tflite/NAME/V/NAME_{float32,float16,int8}.tflite  (+ .json metadata beside each)
 
-The package imports TensorFlow lazily, so `export.tflite_demo` runs with only
-numpy, Pillow and ai-edge-litert installed.
+Submodules are imported on first use, so `python -m export.tflite_demo` does not
+load the export machinery (SavedModel, converter).
 """
 
 import importlib
@@ -20,11 +20,10 @@ import importlib
 # Public name -> (module, attribute), imported on first use.
 _EXPORTS = {
     "POSTPROCESSING": ("export.common", "POSTPROCESSING"),
-    "load_generator": ("export.common", "load_generator"),
+    "load_generator": ("vitgan_tf.models", "load_generator"),
     "resolve_checkpoint": ("export.common", "resolve_checkpoint"),
     "seed_latents": ("export.common", "seed_latents"),
     "to_uint8": ("export.common", "to_uint8"),
-    "to_uint8_numpy": ("export.common", "to_uint8_numpy"),
     "export_generator": ("export.main", "export_generator"),
     "export_saved_model": ("export.saved_model", "export_saved_model"),
     "VARIANTS": ("export.tflite", "VARIANTS"),

@@ -6,14 +6,12 @@ import json
 import os
 import re
 import shutil
-import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 import vitgan_tf
-from vitgan_tf.models import Generator
 
 # Which file of a run folder each `--checkpoint` choice exports.
 RUN_CHECKPOINTS = {
@@ -26,55 +24,6 @@ POSTPROCESSING = (
     "images_uint8 = round((clip(x, -1, 1) + 1) * 127.5), round half to even, "
     "where x is the float32 generator output (about [-1, 1], not squashed)"
 )
-
-
-def load_generator(path):
-    """Loads a ViTGAN `Generator` from a `.keras` file, with clear errors.
-
-    Args:
-        path: str. A `.keras` file written by `Generator.save`.
-
-    Returns:
-        The `vitgan_tf.models.Generator`, computing in float32 whatever the
-        global dtype policy (mixed-precision checkpoints included).
-
-    Raises:
-        FileNotFoundError: `path` does not exist.
-        ValueError: `path` is not a readable `.keras` archive (corrupt,
-            truncated, wrong format) or holds a model that is not a ViTGAN
-            `Generator` (e.g. a discriminator or a plain Dense model).
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Generator checkpoint not found: {path!r}")
-    if os.path.isdir(path) or not path.endswith(".keras"):
-        raise ValueError(
-            f"Expected a `.keras` file written by `Generator.save`. Received: {path!r}"
-        )
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"Checkpoint {path!r} is corrupt: it is not a `.keras` (zip) archive "
-            f"({os.path.getsize(path)} bytes)."
-        )
-    # Exports compute in float32 even if training used mixed precision: the
-    # Generator config does not store the policy, so it follows the global one.
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # Keras raises many types for damaged archives.
-        raise ValueError(
-            f"Could not load checkpoint {path!r} as a Keras model "
-            f"({type(error).__name__}: {error})"
-        ) from error
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    if not isinstance(model, Generator):
-        raise ValueError(
-            f"{path!r} holds a {type(model).__name__} named {model.name!r}, not a ViTGAN "
-            "`vitgan_tf.models.Generator`; export only handles generators."
-        )
-    return model
 
 
 def resolve_checkpoint(run=None, generator=None, checkpoint="ema"):
@@ -136,12 +85,6 @@ def to_uint8(images):
     """
     images = tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
     return tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)
-
-
-def to_uint8_numpy(images):
-    """NumPy twin of `to_uint8` (`np.round` also rounds half to even)."""
-    images = np.clip(np.asarray(images, dtype=np.float32), -1.0, 1.0)
-    return np.round((images + 1.0) * 127.5).astype(np.uint8)
 
 
 def seed_latents(seed, count, z_dim):

@@ -4,6 +4,7 @@ import os
 import shutil
 
 from export import common
+from vitgan_tf.models import load_generator
 from export.saved_model import export_saved_model
 from export.tflite import VARIANTS, export_tflite
 
@@ -61,7 +62,7 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
                 f"Export destination {dest!r} already exists; choose another --version "
                 "or pass --overwrite to replace it."
             )
-    model = common.load_generator(path)
+    model = load_generator(path)
     result = {"version": version, "source": path, "saved_model": None, "tflite": {}}
     created = []  # Version folders this call made, removed again if a later step fails.
     try:

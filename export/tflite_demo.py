@@ -10,17 +10,19 @@ on-device latency per image; the grid is the model's uint8 `images` output
 tiled row-major. `--gif` writes a loop through `--gif-keys` latents joined by
 spherical interpolation (slerp), `--gif-frames` frames per segment.
 
-Needs only numpy, Pillow and ai-edge-litert (no TensorFlow).
+The interpreter is ai-edge-litert's (`tf.lite.Interpreter` is deprecated); the grid
+helpers are `vitgan_tf.images`'.
 """
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 
 import numpy as np
+
+from vitgan_tf.images import make_grid, to_pil
 
 SIGNATURE = "serving_default"
 
@@ -115,46 +117,6 @@ def sample_latents(seed, num, z_dim):
     return np.random.default_rng(seed).standard_normal((num, z_dim)).astype(np.float32)
 
 
-def make_grid(images, nrow=None, padding=2, scale=1, pad_value=255):
-    """Tiles uint8 images `[n, H, W, C]` row-major into one `[H', W', C]` array.
-
-    Args:
-        images: uint8 array `[n, H, W, C]`.
-        nrow: int or None. Images per row (default ceil(sqrt(n))).
-        padding: int, default 2. Pixels between and around images.
-        scale: int, default 1. Nearest-neighbour upscaling of each image.
-        pad_value: int, default 255 (white).
-    """
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"Expected images [n, H, W, C]. Received shape {images.shape}")
-    if scale > 1:
-        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
-    n, h, w, c = images.shape
-    nrow = nrow or math.ceil(math.sqrt(n))
-    ncol_rows = math.ceil(n / nrow)
-    grid = np.full(
-        (ncol_rows * (h + padding) + padding, nrow * (w + padding) + padding, c),
-        pad_value, np.uint8,
-    )
-    for i, image in enumerate(images):
-        top = padding + (i // nrow) * (h + padding)
-        left = padding + (i % nrow) * (w + padding)
-        grid[top:top + h, left:left + w] = image
-    return grid
-
-
-def to_pil(array):
-    """A Pillow image from uint8 `[H, W, 1]` (mode L) or `[H, W, 3]` (RGB)."""
-    from PIL import Image
-
-    if array.shape[-1] == 1:
-        return Image.fromarray(array[..., 0])
-    if array.shape[-1] == 3:
-        return Image.fromarray(array)
-    raise ValueError(f"Expected 1 or 3 channels to write an image. Received shape {array.shape}")
-
-
 def slerp(a, b, t):
     """Spherical interpolation between latents `a` and `b` at fraction `t`."""
     dot = np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b))
@@ -221,7 +183,7 @@ def main(argv=None):
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    to_pil(make_grid(images, args.nrow, args.padding, args.scale)).save(args.out)
+    to_pil(make_grid(images, args.nrow, args.padding, args.scale, pad_value=255)).save(args.out)
     h, w, c = runner.image_shape
     print(f"{args.model}: z_dim {runner.z_dim}, images {h}x{w}x{c}, "
           f"variant {runner.metadata.get('variant', 'unknown')}")

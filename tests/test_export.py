@@ -19,6 +19,7 @@ from PIL import Image
 import export
 from export import tflite_demo
 from export.__main__ import main as export_main
+from vitgan_tf.images import to_uint8
 from vitgan_tf.models import Generator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,7 +102,7 @@ def test_saved_model_matches_keras(exported):
     assert np.max(np.abs(floats - reference)) <= 1e-4
     images = loaded.signatures["serving_default"](z=tf.constant(z))["images"].numpy()
     assert images.dtype == np.uint8 and images.shape == (8, 16, 16, 3)
-    diff = np.abs(images.astype(int) - export.to_uint8_numpy(reference).astype(int))
+    diff = np.abs(images.astype(int) - to_uint8(reference).astype(int))
     assert diff.max() <= 1
 
 
@@ -114,7 +115,7 @@ def test_saved_model_seed_signature_is_deterministic(exported):
     assert first["images"].shape == (5, 16, 16, 3) and first["images"].dtype == tf.uint8
     z = export.seed_latents(7, 5, 16).numpy()
     np.testing.assert_array_equal(first["z"].numpy(), z)
-    expected = export.to_uint8_numpy(exported["model"].predict(z, verbose=0))
+    expected = to_uint8(exported["model"].predict(z, verbose=0))
     assert np.abs(first["images"].numpy().astype(int) - expected.astype(int)).max() <= 1
     other = seed_fn(seed=tf.constant(8, tf.int64), count=tf.constant(5, tf.int64))
     assert not np.array_equal(other["z"].numpy(), z)
@@ -143,7 +144,7 @@ def test_tflite_float32_matches_keras(exported):
     out = tflite_outputs(exported["result"]["tflite"]["float32"], exported["z"])
     assert np.max(np.abs(out["images_float"] - exported["reference"])) <= 1e-4
     diff = np.abs(out["images"].astype(int)
-                  - export.to_uint8_numpy(exported["reference"]).astype(int))
+                  - to_uint8(exported["reference"]).astype(int))
     assert diff.max() <= 1
 
 

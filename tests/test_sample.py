@@ -9,7 +9,8 @@ from PIL import Image
 from tests.test_case import TestCase
 from vitgan_tf import images as image_utils
 from vitgan_tf.models import Generator
-from vitgan_tf.sample import load_generator, main
+from vitgan_tf.models import load_generator
+from vitgan_tf.sample import main
 
 
 class ImagesTest(TestCase):
@@ -26,6 +27,18 @@ class ImagesTest(TestCase):
         self.assertAllEqual(grid[2:, 6:, 0], np.zeros((2, 3)))  # empty cell
         with self.assertRaisesRegex(ValueError, r"shape \(2, 3\)"):
             image_utils.make_grid(np.zeros((2, 3)))
+
+    def test_grid_padding_and_scale(self):
+        batch = np.stack([np.full((1, 2, 3), i + 1, "uint8") for i in range(3)])
+        grid = image_utils.make_grid(batch, columns=2, padding=1, scale=2, pad_value=9)
+        self.assertEqual(grid.shape, (2 * (2 + 1) + 1, 2 * (4 + 1) + 1, 3))
+        self.assertAllEqual(grid[1:3, 1:5], np.full((2, 4, 3), 1))
+        self.assertAllEqual(grid[1:3, 6:10], np.full((2, 4, 3), 2))
+        self.assertAllEqual(grid[4:6, 1:5], np.full((2, 4, 3), 3))
+        self.assertAllEqual(grid[0], np.full((11, 3), 9))  # border
+        self.assertAllEqual(grid[4:6, 6:10], np.full((2, 4, 3), 9))  # empty cell
+        with self.assertRaisesRegex(ValueError, r"shape \(2, 2, 2\)"):
+            image_utils.to_pil(np.zeros((2, 2, 2), "uint8"))
 
     def test_save_grid_roundtrip(self):
         x = np.random.default_rng(0).uniform(-1, 1, size=(4, 5, 5, 3)).astype("float32")
@@ -52,15 +65,15 @@ class SampleCommandTest(TestCase):
         self.assertLessEqual(diff.max(), 1)
 
     def test_bad_generator_files(self):
-        with self.assertRaisesRegex(FileNotFoundError, "missing.keras"):
+        with self.assertRaisesRegex(FileNotFoundError, "not found.*missing.keras"):
             load_generator(os.path.join(self.get_temp_dir(), "missing.keras"))
         other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
         path = os.path.join(self.get_temp_dir(), "dense.keras")
         other.save(path)
-        with self.assertRaisesRegex(ValueError, "not a vitgan_tf Generator"):
+        with self.assertRaisesRegex(ValueError, "holds a Sequential .* not a ViTGAN"):
             load_generator(path)
         corrupt = os.path.join(self.get_temp_dir(), "corrupt.keras")
         with open(corrupt, "wb") as f:
             f.write(b"not a zip")
-        with self.assertRaisesRegex(ValueError, "Could not load a Keras model from .*corrupt.keras"):
+        with self.assertRaisesRegex(ValueError, "corrupt.keras.* is corrupt"):
             load_generator(corrupt)

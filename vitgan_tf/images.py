@@ -14,35 +14,52 @@ def to_uint8(images):
     return np.round((images + 1.0) * 127.5).astype("uint8")
 
 
-def make_grid(images, columns=None):
-    """Tiles `[N, H, W, C]` uint8 images into one `[rows*H, columns*W, C]` image.
+def make_grid(images, columns=None, padding=0, scale=1, pad_value=0):
+    """Tiles `[N, H, W, C]` uint8 images row-major into one `[H', W', C]` image.
 
-    Missing cells of the last row stay black. `columns` defaults to ceil(sqrt(N)).
+    Args:
+        images: uint8 array `[N, H, W, C]`, N >= 1.
+        columns: int, default ceil(sqrt(N)). Images per row; missing cells of
+            the last row are `pad_value`.
+        padding: int, default 0. Pixels between and around the images.
+        scale: int, default 1. Nearest-neighbour upscaling of each image.
+        pad_value: int, default 0 (black).
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"Expected a non-empty batch [N, H, W, C]. Received shape {images.shape}")
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
     count, height, width, channels = images.shape
     columns = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
-    grid = np.zeros((rows * height, columns * width, channels), images.dtype)
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
+        pad_value, images.dtype,
+    )
     for i, image in enumerate(images):
-        r, c = divmod(i, columns)
-        grid[r * height:(r + 1) * height, c * width:(c + 1) * width] = image
+        top = padding + (i // columns) * (height + padding)
+        left = padding + (i % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = image
     return grid
+
+
+def to_pil(array):
+    """A Pillow image from uint8 `[H, W, 1]` (mode L) or `[H, W, 3]` (RGB)."""
+    if array.ndim != 3 or array.shape[-1] not in (1, 3):
+        raise ValueError(f"Expected [H, W, 1] or [H, W, 3] to write an image. Received shape {array.shape}")
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
 def save_grid(images, path, columns=None):
     """Writes float images in [-1, 1] as a PNG grid, atomically (temp file + rename)."""
-    grid = make_grid(to_uint8(images), columns)
-    if grid.shape[-1] == 1:
-        grid = grid[..., 0]
+    grid = to_pil(make_grid(to_uint8(images), columns))
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
     os.close(fd)
     try:
-        Image.fromarray(grid).save(tmp, format="PNG")
+        grid.save(tmp, format="PNG")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

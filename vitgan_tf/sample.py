@@ -16,22 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from vitgan_tf.images import save_grid  # noqa: E402
-from vitgan_tf.models import PRESETS, Generator  # noqa: E402
-
-
-def load_generator(path):
-    """Loads a ViTGAN `Generator` from a `.keras` file, with a clear error otherwise."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Generator file not found: {path}")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:  # corrupt zip, wrong format, unknown classes
-        raise ValueError(f"Could not load a Keras model from {path}: {error}") from error
-    if not isinstance(model, Generator):
-        raise ValueError(
-            f"{path} holds a {type(model).__name__}, not a vitgan_tf Generator."
-        )
-    return model
+from vitgan_tf.models import PRESETS, Generator, load_generator  # noqa: E402
 
 
 def main(argv=None):

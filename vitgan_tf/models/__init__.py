@@ -3,3 +3,4 @@
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.models.presets import PRESETS
+from vitgan_tf.models.loading import load_generator
