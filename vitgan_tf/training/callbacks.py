@@ -101,7 +101,11 @@ class SampleGrid(keras.callbacks.Callback):
         return self._latents
 
     def write(self, step):
-        images = self.model.ema_generator.predict_on_batch(self._fixed_latents())
+        # A direct call (not predict): no cross-replica gather, so the chief
+        # alone can sample under MultiWorkerMirroredStrategy.
+        images = keras.ops.convert_to_numpy(
+            self.model.ema_generator(self._fixed_latents(), training=False)
+        )
         grid = image_grid(images)
         path = os.path.join(self.out_dir, f"samples_{step:06d}.png")
         save_png(path, grid)

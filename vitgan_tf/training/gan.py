@@ -23,9 +23,11 @@ class ViTGAN(keras.Model):
     One `fit` iteration on a batch of real images `x` (float32 NHWC in
     [-1, 1]):
 
-    1. D step. `A1`, `A2` are independent DiffAugment draws.
-       `d_loss = softplus(-D(A1(x))) + softplus(D(A1(G(z))))`
-       `+ lambda_real * (D(A1(x)) - D(A2(x)))^2 + lambda_fake * (same on G(z))`
+    1. D step. `A` is a DiffAugment draw, `T` bCR's mild transform (by
+       default a random translation of up to 1/8 of the size, as in the bCR
+       paper) applied on top of it.
+       `d_loss = softplus(-D(A(x))) + softplus(D(A(G(z))))`
+       `+ lambda_real * (D(A(x)) - D(T(A(x))))^2 + lambda_fake * (same on G(z))`
        `+ r1_gamma / 2 * ||grad_x D(A1(x))||^2` (batch means). D runs once on
        the concatenated batch, so ISN's power iteration advances once.
     2. G step with a fresh z: `g_loss = softplus(-D(A(G(z))))`; D runs with
@@ -59,6 +61,9 @@ class ViTGAN(keras.Model):
         augment_policy: str, default `"color,translation,cutout,scaling"`;
             "" disables DiffAugment.
         augment_p: float, default 0.8.
+        bcr_policy: str, default `"translation"`. bCR's transform `T` (always
+            applied). Two independent heavy DiffAugment views (cutout, colour)
+            make bCR flatten D's output to a constant; a mild T does not.
         ema_decay: float or None, default 0.999. None disables the EMA update
             (the EMA generator then stays at its initial weights).
         ema_rampup: bool, default True.
@@ -85,6 +90,7 @@ class ViTGAN(keras.Model):
         r1_gamma=0.0,
         augment_policy=augment.DEFAULT_POLICY,
         augment_p=0.8,
+        bcr_policy="translation",
         ema_decay=0.999,
         ema_rampup=True,
         seed=None,
@@ -111,6 +117,7 @@ class ViTGAN(keras.Model):
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"Expected `ema_decay` in [0, 1) or None. Received: ema_decay={ema_decay}")
         augment.parse_policy(augment_policy)
+        augment.parse_policy(bcr_policy)
         augment._check_probability(augment_p)
 
         self.generator = generator
@@ -126,6 +133,7 @@ class ViTGAN(keras.Model):
         self.r1_gamma = float(r1_gamma)
         self.augment_policy = augment_policy
         self.augment_p = float(augment_p)
+        self.bcr_policy = bcr_policy
         self.ema_decay = ema_decay
         self.ema_rampup = bool(ema_rampup)
         self.seed = seed
@@ -196,6 +204,10 @@ class ViTGAN(keras.Model):
             auto_scale_loss=False,
             **kwargs,
         )
+        # Keras reduces train_step outputs with strategy.reduce(MEAN, axis=0)
+        # under MultiWorkerMirroredStrategy, which fails on scalars: there
+        # train_step returns shape-[1] values (reduced to scalars by Keras).
+        self.multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
         with strategy.scope() if tf.distribute.has_strategy() else _null():
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
@@ -231,19 +243,17 @@ class ViTGAN(keras.Model):
             z = keras.random.normal((total, self.z_dim), seed=self.seed_generator)
             return ops.slice(z, (start, 0), (local_batch, self.z_dim))
 
-        def params():
-            if not augment.parse_policy(self.augment_policy):
+        def params(policy=self.augment_policy, p=self.augment_p):
+            if not augment.parse_policy(policy):
                 return {}
-            p = augment.sample_params(
-                total, size, self.seed_generator, self.augment_policy, self.augment_p
-            )
-            return augment.slice_params(p, start, local_batch)
+            drawn = augment.sample_params(total, size, self.seed_generator, policy, p)
+            return augment.slice_params(drawn, start, local_batch)
 
         draws = {"z_d": latents(), "z_g": latents(), "aug_real": params(),
                  "aug_fake": params(), "aug_g": params()}
         if self.use_bcr:
-            draws["aug_real2"] = params()
-            draws["aug_fake2"] = params()
+            draws["bcr_real"] = params(self.bcr_policy, 1.0)
+            draws["bcr_fake"] = params(self.bcr_policy, 1.0)
         return draws
 
     # === Gradients ===
@@ -255,8 +265,8 @@ class ViTGAN(keras.Model):
         inputs = [augment.apply_params(real, draws["aug_real"]),
                   augment.apply_params(fake, draws["aug_fake"])]
         if self.use_bcr:
-            inputs += [augment.apply_params(real, draws["aug_real2"]),
-                       augment.apply_params(fake, draws["aug_fake2"])]
+            inputs += [augment.apply_params(inputs[0], draws["bcr_real"]),
+                       augment.apply_params(inputs[1], draws["bcr_fake"])]
         inputs = ops.concatenate(inputs, axis=0)  # [k * B, H, W, C]
         batch = ops.shape(real)[0]
         with keras.StatelessScope() as scope, tf.GradientTape() as tape:
@@ -264,6 +274,7 @@ class ViTGAN(keras.Model):
                 input_tape.watch(inputs)
                 logits = ops.cast(disc(inputs, training=True), "float32")  # [k * B, 1]
                 real_logits, fake_logits = logits[:batch], logits[batch:2 * batch]
+                real_sum = ops.sum(real_logits)  # for R1, recorded by input_tape
             adversarial = losses.nonsaturating_discriminator_loss(real_logits, fake_logits)
             bcr = ops.zeros((), "float32")
             if self.use_bcr:
@@ -271,7 +282,7 @@ class ViTGAN(keras.Model):
                 bcr = bcr + losses.bcr_penalty(fake_logits, logits[3 * batch:], self.bcr_fake)
             r1 = ops.zeros((), "float32")
             if self.r1_gamma > 0:
-                input_grads = input_tape.gradient(ops.sum(real_logits), inputs)
+                input_grads = input_tape.gradient(real_sum, inputs)
                 r1 = losses.r1_penalty(input_grads[:batch], self.r1_gamma)
             d_loss = adversarial + bcr + r1
             scaled = self.d_optimizer.scale_loss(d_loss / num_replicas)
@@ -327,6 +338,8 @@ class ViTGAN(keras.Model):
             stats = tf.distribute.get_replica_context().all_reduce("mean", stats)
         for tracker, value in zip(self.trackers, ops.unstack(stats)):
             tracker.update_state(value)
+        if getattr(self, "multi_worker", False):
+            return {m.name: ops.reshape(m.result(), (1,)) for m in self.metrics}
         return {m.name: m.result() for m in self.metrics}
 
     def update_ema(self):
@@ -370,6 +383,7 @@ class ViTGAN(keras.Model):
             "r1_gamma": self.r1_gamma,
             "augment_policy": self.augment_policy,
             "augment_p": self.augment_p,
+            "bcr_policy": self.bcr_policy,
             "ema_decay": self.ema_decay,
             "ema_rampup": self.ema_rampup,
             "seed": self.seed,

@@ -38,7 +38,7 @@ def base_config():
         "gan": {
             "bcr_real": 10.0, "bcr_fake": 10.0, "r1_gamma": 0.0,
             "augment_policy": "color,translation,cutout,scaling", "augment_p": 0.8,
-            "ema_decay": 0.999, "ema_rampup": True,
+            "bcr_policy": "translation", "ema_decay": 0.999, "ema_rampup": True,
         },
         "optimizer": {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99},
         "train": {
@@ -135,6 +135,12 @@ def is_chief():
     return task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster
 
 
+def task_index():
+    """This process's task index in TF_CONFIG (0 without TF_CONFIG)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    return int(tf_config.get("task", {}).get("index", 0))
+
+
 def build_gan(config):
     """Generator, discriminator and ViTGAN (compiled) of a resolved config."""
     model = config["model"]
@@ -175,7 +181,8 @@ def check_out_dir(out_dir, config):
     """Refuses a folder holding another run; returns True when resuming this one."""
     path = os.path.join(out_dir, "config.json")
     if not os.path.exists(path):
-        if os.path.isdir(out_dir) and os.listdir(out_dir):
+        # "workers" may already hold the backups of other workers of this run.
+        if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {"workers"}:
             raise FileExistsError(
                 f"--out {out_dir!r} exists, is not empty and holds no config.json; "
                 "choose another folder"
@@ -224,7 +231,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
         )
     chief = is_chief()
     resuming = check_out_dir(out_dir, config) if chief else False
-    run_dir = out_dir if chief else os.path.join(out_dir, f"worker_{os.getpid()}")
+    run_dir = out_dir if chief else os.path.join(out_dir, "workers", str(task_index()))
     os.makedirs(run_dir, exist_ok=True)
     if chief:  # on resume the step count may have changed: keep config.json current
         callbacks_lib.atomic_write_text(

@@ -1,0 +1,231 @@
+"""ViTGAN train step values, run folder, NaN guard, resume after kill -9."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import keras
+import numpy as np
+import tensorflow as tf
+
+import vitgan_tf  # noqa: F401  (registers the serializables for load_model)
+from tests.test_case import TestCase
+from vitgan_tf.models import Discriminator, Generator
+from vitgan_tf.training import ViTGAN, callbacks, losses, run
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_RUN = {
+    "model": {"preset": "tiny"},
+    "data": {"source": "synthetic", "batch_size": 8},
+    "train": {"steps": 4, "log_every": 2, "sample_every": 2, "num_samples": 4},
+}
+
+
+def real_batch(batch=8, seed=0):
+    return np.random.RandomState(seed).uniform(-1, 1, (batch, 16, 16, 3)).astype("float32")
+
+
+def make_gan(**kwargs):
+    gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3, **kwargs)
+    gan.compile()
+    return gan
+
+
+def read_h5(path):
+    out = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+class TrainStepTest(TestCase):
+    def test_every_trainable_variable_gets_a_nonzero_gradient(self):
+        gan = make_gan(r1_gamma=1.0)
+        d_grads, g_grads = gan.compute_gradients(tf.constant(real_batch()))
+        for model, grads in ((gan.discriminator, d_grads), (gan.generator, g_grads)):
+            self.assertEqual(len(grads), len(model.trainable_variables))
+            for variable, grad in zip(model.trainable_variables, grads):
+                self.assertIsNotNone(grad, variable.path)
+                self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, variable.path)
+
+    def test_losses_equal_recomputation_with_the_same_randomness(self):
+        # Without augmentation and bCR, d_loss = softplus(-D(x)) + softplus(D(G(z_d)))
+        # before the step, and g_loss = softplus(-D'(G(z_g))) with the updated D'.
+        gan = make_gan(augment_policy="", bcr_real=0.0, bcr_fake=0.0)
+        twin = make_gan(augment_policy="", bcr_real=0.0, bcr_fake=0.0)
+        for a, b in ((twin.generator, gan.generator), (twin.discriminator, gan.discriminator)):
+            a.set_weights(b.get_weights())
+        x = real_batch()
+        draws = twin.sample_randomness(8)  # same seed: the draws the step will make
+        expected_d = losses.nonsaturating_discriminator_loss(
+            twin.discriminator(x, training=True),
+            twin.discriminator(twin.generator(draws["z_d"]), training=True),
+        )
+        g_before = [w.copy() for w in gan.generator.get_weights()]
+        ema_before = [w.copy() for w in gan.ema_generator.get_weights()]
+        logs = gan.train_on_batch(x, return_dict=True)
+        self.assertEqual(sorted(logs), sorted(["d_loss", "g_loss", "d_real", "d_fake", "bcr"]))
+        self.assertAllClose(logs["d_loss"], expected_d, atol=1e-4)
+        self.assertEqual(logs["bcr"], 0.0)
+        expected_g = losses.nonsaturating_generator_loss(
+            gan.discriminator(twin.generator(draws["z_g"]), training=False)
+        )
+        self.assertAllClose(logs["g_loss"], expected_g, atol=1e-4)
+        # EMA with ramp-up after one G step: decay = (1 + 1) / (10 + 1).
+        decay = 2.0 / 11.0
+        g_after = gan.generator.get_weights()
+        for ema, old, new in zip(gan.ema_generator.get_weights(), ema_before, g_after):
+            self.assertAllClose(ema, new + decay * (old - new), atol=1e-6)
+        self.assertTrue(any(np.abs(a - b).max() > 0 for a, b in zip(g_before, g_after)))
+
+    def test_bcr_tracker_and_isn_vectors_update(self):
+        gan = make_gan()
+        u_path = [v for v in gan.discriminator.non_trainable_variables if "vector_u" in v.path]
+        u_before = [keras.ops.convert_to_numpy(v).copy() for v in u_path]
+        logs = gan.train_on_batch(real_batch(), return_dict=True)
+        self.assertGreater(logs["bcr"], 0.0)
+        self.assertTrue(all(np.isfinite(list(logs.values()))))
+        changed = [np.abs(keras.ops.convert_to_numpy(v) - b).max() > 0 for v, b in zip(u_path, u_before)]
+        self.assertTrue(any(changed))
+
+    def test_same_seed_same_run(self):
+        results = []
+        for _ in range(2):
+            keras.utils.set_random_seed(0)
+            gan = make_gan()
+            gan.train_on_batch(real_batch())
+            results.append(gan.train_on_batch(real_batch(), return_dict=True))
+        self.assertEqual(results[0], results[1])
+
+    def test_mixed_float16_wraps_both_optimizers(self):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        gan = make_gan()
+        self.assertIsInstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        self.assertIsInstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        logs = gan.train_on_batch(real_batch(), return_dict=True)
+        self.assertTrue(all(np.isfinite(list(logs.values()))))
+        images = gan.ema_generator(np.zeros((2, gan.z_dim), "float32"))
+        self.assertEqual(images.dtype, "float32")
+
+    def test_xla_step_trains(self):
+        # XLA draws other random numbers (TF's auto-selected stateless RNG
+        # algorithm differs under XLA), so values are checked, not equality.
+        gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3,
+                     bcr_real=0.0, bcr_fake=0.0)
+        gan.compile(jit_compile=True)
+        self.assertTrue(gan.jit_compile)
+        before = [w.copy() for w in gan.discriminator.get_weights()]
+        logs = gan.train_on_batch(real_batch(), return_dict=True)
+        self.assertTrue(all(np.isfinite(list(logs.values()))))
+        self.assertTrue(all(np.abs(a - b).max() > 0 for a, b in
+                            zip(before[:2], gan.discriminator.get_weights()[:2])))
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "bcr_real=-1"):
+            make_gan(bcr_real=-1)
+        with self.assertRaisesRegex(ValueError, "ema_decay=1.5"):
+            make_gan(ema_decay=1.5)
+        with self.assertRaisesRegex(ValueError, "shapes differ"):
+            ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny", channels=1))
+
+
+class RunFolderTest(TestCase):
+    def test_few_step_fit_writes_a_run_folder(self):
+        out = os.path.join(self.get_temp_dir(), "run")
+        gan = run.train(TINY_RUN, out, verbose=0)
+        with open(os.path.join(out, "config.json")) as f:
+            self.assertEqual(json.load(f)["train"]["steps"], 4)
+        records = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+        self.assertEqual([r["step"] for r in records], [2, 4])
+        for record in records:
+            self.assertTrue(all(np.isfinite(record[k]) for k in ("d_loss", "g_loss", "bcr")))
+        for step in (2, 4):
+            grid = np.asarray(__import__("PIL.Image").Image.open(
+                os.path.join(out, f"samples_{step:06d}.png")))
+            self.assertEqual(grid.shape, (32, 32, 3))  # 4 samples of 16x16 in a 2x2 grid
+        z = np.random.RandomState(0).normal(size=(2, gan.z_dim)).astype("float32")
+        for name in ("generator", "discriminator", "ema_generator"):
+            path = os.path.join(out, "checkpoints", f"{name}.keras")
+            restored = keras.saving.load_model(path, safe_mode=True)
+            inputs = z if "generator" in name else real_batch(2)
+            self.assertAllClose(restored(inputs), getattr(gan, name)(inputs), atol=1e-5)
+        self.assertEqual(json.load(open(os.path.join(out, "checkpoints", "state.json"))), {"step": 4})
+        self.assertTrue(os.listdir(os.path.join(out, "tensorboard")))
+        self.assertFalse([n for n in os.listdir(out) if n.startswith(".tmp")])
+        # Same config again: resumes (nothing left to do); another config: refused.
+        run.train(TINY_RUN, out, verbose=0)
+        with self.assertRaisesRegex(FileExistsError, "different run"):
+            run.train(run.merge(TINY_RUN, {"seed": 1}), out, verbose=0)
+
+    def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(self):
+        gan = make_gan()
+        good = real_batch()
+        bad = good.copy()
+        bad[0, 0, 0, 0] = np.nan
+        dataset = tf.data.Dataset.from_tensor_slices(np.stack([good, good, bad, good])).repeat()
+        folder = os.path.join(self.get_temp_dir(), "checkpoints")
+        with self.assertRaisesRegex(FloatingPointError, r"step 3.*last good checkpoint \(step 2\)"):
+            gan.fit(dataset, epochs=2, steps_per_epoch=2, verbose=0,
+                    callbacks=[callbacks.NaNGuard(folder), callbacks.Checkpoint(folder)])
+        self.assertEqual(json.load(open(os.path.join(folder, "state.json"))), {"step": 2})
+        restored = keras.saving.load_model(os.path.join(folder, "generator.keras"))
+        self.assertTrue(all(np.all(np.isfinite(w)) for w in restored.get_weights()))
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    import keras
+    sys.path.insert(0, {repo!r})
+    from vitgan_tf.training import run
+    config = {config!r}
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == int(os.environ.get("KILL_AFTER_EPOCH", "0")):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    run.train(config, sys.argv[1], extra_callbacks=[Kill()], verbose=0)
+""")
+
+
+class ResumeTest(TestCase):
+    def _run(self, script, out, kill_after=0):
+        env = dict(os.environ, KILL_AFTER_EPOCH=str(kill_after), TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.Popen([sys.executable, script, out], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            output, _ = proc.communicate(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return proc.returncode, output.decode(errors="replace")
+
+    def test_four_steps_equal_two_killed_restored_two(self):
+        config = run.merge(TINY_RUN, {"train": {"log_every": 1, "sample_every": 100}})
+        script = os.path.join(self.get_temp_dir(), "resume_run.py")
+        with open(script, "w") as f:
+            f.write(RESUME_SCRIPT.format(repo=REPO, config=config))
+        straight = os.path.join(self.get_temp_dir(), "straight")
+        resumed = os.path.join(self.get_temp_dir(), "resumed")
+        code, log = self._run(script, straight)
+        self.assertEqual(code, 0, log)
+        code, log = self._run(script, resumed, kill_after=2)
+        self.assertEqual(code, -signal.SIGKILL, log)
+        self.assertEqual(json.load(open(os.path.join(resumed, "checkpoints", "state.json"))),
+                         {"step": 2})
+        code, log = self._run(script, resumed)
+        self.assertEqual(code, 0, log)
+        a = read_h5(os.path.join(straight, "checkpoints", "state.weights.h5"))
+        b = read_h5(os.path.join(resumed, "checkpoints", "state.weights.h5"))
+        self.assertEqual(sorted(a), sorted(b))
+        self.assertTrue(any("optimizer" in key for key in a))
+        for key in a:
+            self.assertAllClose(a[key], b[key], atol=1e-5, rtol=0, msg=key)
+        steps = [json.loads(line)["step"] for line in open(os.path.join(resumed, "metrics.jsonl"))]
+        self.assertEqual(steps, [1, 2, 3, 4])
