@@ -240,7 +240,7 @@ def make_dataset(
         A shuffled, batched, prefetched, infinite dataset with static shapes.
     """
     if int(batch_size) != batch_size or batch_size <= 0:
-        raise ValueError(f"Expected a positive integer batch_size. Received: {batch_size!r}")
+        raise ValueError(f"Expected a positive integer batch_size. Received: batch_size={batch_size!r}")
     if not isinstance(source, str) or not source:
         raise ValueError(f"Expected a dataset source name or path. Received: {source!r}")
     shape = (batch_size, image_size, image_size, channels)

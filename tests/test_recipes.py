@@ -1,0 +1,62 @@
+"""Recipes and the training CLI."""
+
+import json
+import os
+
+from tests.test_case import TestCase
+from recipes import RECIPES, get_config
+from recipes import train as cli
+from vitgan_tf.training import run
+
+
+class RecipesTest(TestCase):
+    def test_every_recipe_resolves_and_documents_itself(self):
+        import importlib
+
+        for name in RECIPES:
+            module = importlib.import_module(f"recipes.{name}")
+            for word in ("Expected result", "Hardware", "Wall time", "Command: python -m recipes.train"):
+                self.assertIn(word, module.__doc__, f"{name}: {word}")
+            config = run.merge(run.base_config(), get_config(name))
+            run.validate(config)
+            run.schedule(config)
+
+    def test_paper_recipe_values(self):
+        config = run.merge(run.base_config(), get_config("cifar10"))
+        self.assertEqual(config["gan"]["bcr_real"], 10.0)
+        self.assertEqual(config["gan"]["augment_p"], 0.8)
+        self.assertEqual(config["optimizer"], {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99})
+        self.assertEqual(config["data"]["batch_size"], 128)
+
+    def test_cli_overrides_and_dry_run(self):
+        args = cli.parse_args(["tiny", "--steps", "6", "--batch-size", "4",
+                               "--set", "gan.bcr_real=2.5", "--set", "model.shared.depth=2",
+                               "--set", "train.log_every=3"])
+        config = cli.resolve(args)
+        self.assertEqual(config["train"]["steps"], 6)
+        self.assertEqual(config["data"]["batch_size"], 4)
+        self.assertEqual(config["gan"]["bcr_real"], 2.5)
+        self.assertEqual(config["model"]["shared"], {"depth": 2})
+        out = os.path.join(self.get_temp_dir(), "dry")
+        self.assertEqual(cli.main(["tiny", "--dry-run", "--out", out]), 0)
+        self.assertFalse(os.path.exists(out))
+
+    def test_cli_trains_and_refuses_another_run(self):
+        out = os.path.join(self.get_temp_dir(), "cli")
+        self.assertEqual(cli.main(["tiny", "--steps", "2", "--set", "train.log_every=2",
+                                   "--out", out]), 0)
+        self.assertTrue(os.path.exists(os.path.join(out, "samples_000002.png")))
+        self.assertEqual(json.load(open(os.path.join(out, "config.json")))["recipe"], "tiny")
+        self.assertEqual(cli.main(["tiny", "--steps", "2", "--set", "train.log_every=2",
+                                   "--set", "seed=5", "--out", out]), 2)
+
+    def test_bad_input(self):
+        with self.assertRaisesRegex(ValueError, "Unknown recipe 'nope'"):
+            get_config("nope")
+        self.assertEqual(cli.main(["nope"]), 2)
+        self.assertEqual(cli.main(["tiny", "--set", "gan.lambda=1"]), 2)
+        self.assertEqual(cli.main(["tiny", "--steps", "7", "--set", "train.log_every=3"]), 2)
+        with self.assertRaisesRegex(ValueError, "precision='float64'"):
+            config = run.base_config()
+            run.set_key(config, "train.precision=float64")
+            run.validate(config)
