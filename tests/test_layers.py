@@ -502,3 +502,36 @@ class BlocksTest(TestCase):
 def test_registered_under_package(cls):
     name = keras.saving.get_registered_name(cls)
     assert name == f"vitgan_tf>{cls.__name__}", name
+
+
+class L2AttentionTemperatureTest(TestCase):
+    """At init, L2 attention must look at other tokens, not only at itself."""
+
+    def self_weight_and_mean_logit(self, **kwargs):
+        layer = layers.L2MultiHeadAttention(num_heads=4, key_dim=32, **kwargs)
+        x = np.random.default_rng(0).normal(size=(4, 65, 128)).astype("float32")  # unit variance, as after LN
+        _, probs = layer(x, return_attention_scores=True)
+        probs = probs.numpy()
+        self_weight = np.diagonal(probs, axis1=2, axis2=3).mean()
+        # Logits by the formula on the layer's own W_qk (bias zero at init).
+        q = (x @ layer.query_key_dense.kernel.numpy()).reshape(4, 65, 4, 32)
+        d2 = ((q[:, :, None] - q[:, None]) ** 2).sum(-1) / math.sqrt(32)  # [B, T, T, H]
+        off_diagonal = ~np.eye(65, dtype=bool)
+        return self_weight, -d2[:, off_diagonal].mean()
+
+    def test_default_init_gives_unit_logits(self):
+        self_weight, mean_logit = self.self_weight_and_mean_logit()
+        self.assertAllClose(mean_logit, -1.0, rtol=0.15)
+        self.assertLess(self_weight, 0.1)
+
+    def test_glorot_init_attends_to_itself(self):
+        """The failure the default avoids: with glorot W_qk each token attends to itself."""
+        self_weight, mean_logit = self.self_weight_and_mean_logit(query_key_initializer="glorot_uniform")
+        self.assertLess(mean_logit, -8.0)
+        self.assertGreater(self_weight, 0.9)
+
+    def test_initializer_in_config(self):
+        layer = layers.L2MultiHeadAttention(2, 4, query_key_initializer="orthogonal")
+        clone = self.run_config_roundtrip(layer)
+        self.assertIsInstance(clone.query_key_initializer, keras.initializers.Orthogonal)
+        self.assertIsNone(layers.L2MultiHeadAttention(2, 4).get_config()["query_key_initializer"])

@@ -55,11 +55,11 @@ class _SelfAttention(keras.layers.Layer):
         self.spectral_norm = check_spectral_norm(spectral_norm)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
-    def _dense(self, units, name):
+    def _dense(self, units, name, initializer=None):
         dense = keras.layers.Dense(
             units,
             use_bias=self.use_bias,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
+            kernel_initializer=clone_initializer(initializer or self.kernel_initializer),
             dtype=self.dtype_policy,
             name=name,
         )
@@ -117,6 +117,16 @@ class L2MultiHeadAttention(_SelfAttention):
     (constant along j) but it is kept so logits equal the formula exactly.
     This attention is Lipschitz (Kim et al.); dot-product attention is not.
 
+    Initial temperature. Every token is at distance 0 from itself, so if the
+    distances between tokens are large the softmax puts nearly all weight on
+    the token itself. With glorot-initialised W_qk and unit-variance
+    (LayerNorm'ed) inputs the mean logit gap is 2 * sqrt(d_h) (11 for
+    d_h = 32): the class token attends 98% to itself, the discriminator's
+    logit ignores the image, and ISN keeps that scale for the whole run.
+    The default `query_key_initializer` therefore scales W_qk so each query
+    coordinate has variance 1 / (2 sqrt(d_h)): the mean logit between two
+    independent tokens is -1, as soft as dot-product attention at init.
+
     Args:
         num_heads: int. Number of attention heads.
         key_dim: int. Size of each head's query/key.
@@ -126,7 +136,11 @@ class L2MultiHeadAttention(_SelfAttention):
         spectral_norm: None, `"isn"` or `"sn"`, default None. Wraps every
             projection in `ImprovedSpectralNormalization` (`"sn"`: plain
             spectral normalization, target norm 1).
-        kernel_initializer: initializer of the projections.
+        kernel_initializer: initializer of the value and output projections,
+            default `"glorot_uniform"`.
+        query_key_initializer: initializer of W_qk, default None:
+            `VarianceScaling(1 / (2 sqrt(key_dim)), "fan_in", "uniform")`
+            (see "Initial temperature").
 
     Call arguments:
         inputs: `[batch, tokens, features]`.
@@ -144,10 +158,21 @@ class L2MultiHeadAttention(_SelfAttention):
         Self-Attention", arXiv 2006.04710; Lee et al., ViTGAN, eq. (5).
     """
 
+    def __init__(self, num_heads, key_dim, query_key_initializer=None, **kwargs):
+        super().__init__(num_heads, key_dim, **kwargs)
+        self.query_key_initializer = (
+            None if query_key_initializer is None else keras.initializers.get(query_key_initializer)
+        )
+
     def build(self, input_shape):
         features = input_shape[-1]
         value_dim = self.value_dim or self.key_dim
-        self.query_key_dense = self._dense(self.num_heads * self.key_dim, "query_key")
+        query_key_initializer = self.query_key_initializer or keras.initializers.VarianceScaling(
+            scale=1.0 / (2.0 * math.sqrt(self.key_dim)), mode="fan_in", distribution="uniform"
+        )
+        self.query_key_dense = self._dense(
+            self.num_heads * self.key_dim, "query_key", query_key_initializer
+        )
         self.query_key_dense.build(input_shape)
         self.value_dense = self._dense(self.num_heads * value_dim, "value")
         self.value_dense.build(input_shape)
@@ -169,6 +194,15 @@ class L2MultiHeadAttention(_SelfAttention):
         if return_attention_scores:
             return output, probs
         return output
+
+    def get_config(self):
+        config = super().get_config()
+        config["query_key_initializer"] = (
+            None
+            if self.query_key_initializer is None
+            else keras.initializers.serialize(self.query_key_initializer)
+        )
+        return config
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
