@@ -90,7 +90,7 @@ class FIDCallback(keras.callbacks.Callback):
         progress = self.verbose >= 2
         if self._reference is None:
             self._reference = reference_statistics(
-                self.dataset, self.split, image_size=gen.image_size, num_samples=self.real_samples,
+                self.dataset, self.split, image_size=getattr(gen, "image_size", None), num_samples=self.real_samples,
                 kid_samples=self.kid_samples, extractor=self.extractor, batch_size=self.batch_size,
                 progress=progress,
             )

@@ -480,6 +480,7 @@ class InceptionFeatureExtractor:
         self.model = model if model is not None else inception_v3_fid(weights)
         self.jit_compile = bool(jit_compile)
         self._forward = {}  # one traced function per input shape [h, w, c]
+        self._full_batch_seen = set()  # shapes already run at the full batch size
 
     def _forward_fn(self, shape):
         if shape not in self._forward:
@@ -520,9 +521,18 @@ class InceptionFeatureExtractor:
     def __call__(self, images):
         """Features [n, 2048] float32 (numpy) of uint8 or [-1, 1] float images."""
         x = self.to_uint8_range(images)
-        forward = self._forward_fn(tuple(x.shape[1:]))
-        outs = [
-            forward(x[i : i + self.batch_size]).numpy()
-            for i in range(0, int(x.shape[0]), self.batch_size)
-        ]
+        shape = tuple(x.shape[1:])
+        forward = self._forward_fn(shape)
+        outs = []
+        for i in range(0, int(x.shape[0]), self.batch_size):
+            chunk = x[i : i + self.batch_size]
+            n = int(chunk.shape[0])
+            if self.jit_compile and n < self.batch_size and shape in self._full_batch_seen:
+                # Pad a short last batch rather than compile XLA again for its size.
+                pad = tf.zeros((self.batch_size - n, *shape), chunk.dtype)
+                outs.append(forward(tf.concat([chunk, pad], 0)).numpy()[:n])
+                continue
+            if n == self.batch_size:
+                self._full_batch_seen.add(shape)
+            outs.append(forward(chunk).numpy())
         return np.concatenate(outs, axis=0)
