@@ -1,11 +1,11 @@
 """Image helpers shared by sampling, training callbacks and export: uint8 and grids."""
 
 import math
-import os
-import tempfile
 
 import numpy as np
 from PIL import Image
+
+from vitgan_tf.io import atomic_write
 
 
 def to_uint8(images):
@@ -52,17 +52,7 @@ def to_pil(array):
 
 
 def save_grid(images, path, columns=None):
-    """Writes float images in [-1, 1] as a PNG grid, atomically (temp file + rename)."""
+    """Writes float images in [-1, 1] as a PNG grid, atomically."""
     grid = to_pil(make_grid(to_uint8(images), columns))
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        grid.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda tmp: grid.save(tmp, format="PNG"))
     return path

@@ -10,52 +10,10 @@ import os
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-
-def atomic_write(path, write_fn, suffix=""):
-    """Calls `write_fn(tmp_path)` then renames tmp to `path` (same folder)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.path.basename(path)}{suffix}")
-    try:
-        write_fn(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def atomic_write_text(path, text):
-    def write(tmp):
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-
-    atomic_write(path, write)
-
-
-def image_grid(images, columns=None):
-    """float `[N, H, W, C]` in [-1, 1] -> uint8 grid `[rows*H, cols*W, C]`."""
-    images = np.asarray(images, "float32")
-    n, h, w, c = images.shape
-    columns = columns or int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / columns))
-    grid = np.full((rows * h, columns * w, c), -1.0, "float32")
-    for k in range(n):
-        r, q = divmod(k, columns)
-        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = images[k]
-    return np.round((np.clip(grid, -1, 1) + 1) * 127.5).astype(np.uint8)
-
-
-def save_png(path, grid):
-    """Writes a uint8 `[H, W, C]` grid as PNG, atomically."""
-    from PIL import Image
-
-    image = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+from vitgan_tf.images import make_grid, save_grid, to_uint8
+from vitgan_tf.io import atomic_write, atomic_write_text
 
 
 def current_step(model):
@@ -106,9 +64,9 @@ class SampleGrid(keras.callbacks.Callback):
         images = keras.ops.convert_to_numpy(
             self.model.ema_generator(self._fixed_latents(), training=False)
         )
-        grid = image_grid(images)
         path = os.path.join(self.out_dir, f"samples_{step:06d}.png")
-        save_png(path, grid)
+        save_grid(images, path)
+        grid = make_grid(to_uint8(images))
         if self.tensorboard_dir:
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(self.tensorboard_dir)

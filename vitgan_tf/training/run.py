@@ -17,6 +17,7 @@ import tensorflow as tf
 from vitgan_tf import data as data_lib
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
+from vitgan_tf.io import atomic_write_text
 from vitgan_tf.training import callbacks as callbacks_lib
 from vitgan_tf.training.gan import ViTGAN
 
@@ -230,11 +231,12 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
             f"the {type(strategy).__name__}"
         )
     chief = is_chief()
-    resuming = check_out_dir(out_dir, config) if chief else False
+    if chief:
+        check_out_dir(out_dir, config)  # refuses a folder that holds a different run
     run_dir = out_dir if chief else os.path.join(out_dir, "workers", str(task_index()))
     os.makedirs(run_dir, exist_ok=True)
     if chief:  # on resume the step count may have changed: keep config.json current
-        callbacks_lib.atomic_write_text(
+        atomic_write_text(
             os.path.join(out_dir, "config.json"), json.dumps(config, indent=2, sort_keys=True)
         )
 
@@ -280,4 +282,4 @@ def _truncate_metrics(path, step):
     """Drops JSONL records after `step` (written before a crash, replayed on resume)."""
     with open(path) as f:
         lines = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-    callbacks_lib.atomic_write_text(path, "".join(lines))
+    atomic_write_text(path, "".join(lines))
