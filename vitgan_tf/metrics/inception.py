@@ -462,8 +462,9 @@ class InceptionFeatureExtractor:
         weights: "default" or str, default "default". See `inception_v3_fid`.
         batch_size: int, default 50. Images per forward pass.
         model: optional prebuilt `inception_v3_fid` model (shares weights).
-        jit_compile: bool, default True. Compile the forward pass with XLA
-            (about 2x faster on CPU; features equal to 1e-5).
+        jit_compile: bool, default False. Compile the forward pass with XLA
+            (features equal to 1e-5; slower than plain TF + oneDNN on the
+            project's 2-core CPU, see bench/inception.py).
 
     Example:
     >>> extractor = InceptionFeatureExtractor()
@@ -473,7 +474,7 @@ class InceptionFeatureExtractor:
         SPEC.md "Evaluation conventions".
     """
 
-    def __init__(self, weights="default", batch_size=50, model=None, jit_compile=True):
+    def __init__(self, weights="default", batch_size=50, model=None, jit_compile=False):
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"Expected `batch_size` > 0. Received: batch_size={batch_size!r}")
         self.batch_size = batch_size
