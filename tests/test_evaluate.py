@@ -94,7 +94,7 @@ def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator
     run = tiny_dataset / "run"
     (run / "checkpoints").mkdir(parents=True)
     os.replace(saved_generator, run / "checkpoints" / "ema_generator.keras")
-    (run / "config.json").write_text(json.dumps({"data": {"dataset": "tiny"}}))
+    (run / "config.json").write_text(json.dumps({"data": {"source": "tiny", "batch_size": 32}}))
     record = _run(["--run", str(run), "--num-samples", "6", "--real-samples", "8", "--metrics", "fid"])
     assert (run / "evaluation.json").is_file() and list(record["metrics"]) == ["fid6"]
     # A dataset split on the "generated" side: test vs train; identical sets give FID ~ 0.

@@ -32,7 +32,8 @@ METRICS = ("fid", "kid", "is")
 
 
 def _dataset_from_config(run_dir):
-    """Best-effort dataset name from <run>/config.json (top level or one level down)."""
+    """Dataset name from <run>/config.json: key dataset / dataset_name / source,
+    at the top level or one level down (training runs: data.source)."""
     path = os.path.join(run_dir, "config.json")
     try:
         with open(path) as f:
@@ -41,11 +42,10 @@ def _dataset_from_config(run_dir):
         return None
     candidates = [config] + [v for v in config.values() if isinstance(v, dict)]
     for c in candidates:
-        for key in ("dataset", "dataset_name"):
+        # The training runs write {"data": {"source": "fashion_mnist", ...}}.
+        for key in ("dataset", "dataset_name", "source"):
             if isinstance(c.get(key), str):
                 return c[key]
-        if isinstance(c.get("name"), str) and c.get("name") in datasets.DATASETS:
-            return c["name"]
     return None
 
 
