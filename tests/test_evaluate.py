@@ -16,7 +16,9 @@ import tensorflow as tf
 from vitgan_tf import evaluate
 from vitgan_tf.metrics import callback as callback_lib
 from vitgan_tf.metrics import classifiers
+from vitgan_tf import data
 from vitgan_tf.metrics import datasets
+from vitgan_tf.models import Generator
 from vitgan_tf.metrics import evaluation
 from vitgan_tf.metrics import inception
 
@@ -67,7 +69,7 @@ def extractor():
 @pytest.fixture
 def saved_generator(tmp_path):
     keras.utils.set_random_seed(0)
-    gen = StandInGenerator()
+    gen = Generator.from_preset("tiny", image_size=32, channels=1)
     path = str(tmp_path / "ema_generator.keras")
     gen.save(path)
     return path
@@ -235,11 +237,10 @@ def test_fid_callback_needs_ema_generator(tiny_dataset, extractor):
 
 
 def test_fashion_mnist_loader():
-    try:
-        images = datasets.load_dataset("fashion_mnist", "test", num_samples=5)
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    raw = datasets._read_idx_images(os.path.join(datasets.FASHION_MNIST_DIR, "t10k-images-idx3-ubyte.gz"))
+    if not os.path.exists(os.path.join(data.FASHION_MNIST_DIR, data.FASHION_MNIST_FILES["test"])):
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    images = datasets.load_dataset("fashion_mnist", "test", num_samples=5)
+    raw = data.load_fashion_mnist("test")
     assert raw.shape == (10000, 28, 28, 1) and images.shape == (5, 32, 32, 1) and images.dtype == np.uint8
     np.testing.assert_array_equal(images[:, 2:30, 2:30], raw[:5])
     assert images[:, :2].max() == 0 and images[:, :, 30:].max() == 0  # background padding

@@ -59,16 +59,29 @@ def read_idx_images(path):
     return images.reshape(n, rows, cols)
 
 
-def load_fashion_mnist(data_dir=FASHION_MNIST_DIR):
-    """Fashion-MNIST training images, uint8 `[60000, 28, 28, 1]`."""
-    path = os.path.join(data_dir, "train-images-idx3-ubyte.gz")
+FASHION_MNIST_FILES = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
+
+
+def load_fashion_mnist(split="train", data_dir=None):
+    """Fashion-MNIST images of `split` ("train" or "test"), uint8 `[N, 28, 28, 1]`.
+
+    Reads the Debian files in `data_dir` (default `$VITGAN_TF_FASHION_MNIST_DIR`,
+    else `FASHION_MNIST_DIR`); downloads with `keras.datasets` when they are absent.
+    """
+    if split not in FASHION_MNIST_FILES:
+        raise ValueError(f"fashion_mnist has splits {sorted(FASHION_MNIST_FILES)}. Received: split={split!r}")
+    data_dir = data_dir or os.environ.get("VITGAN_TF_FASHION_MNIST_DIR", FASHION_MNIST_DIR)
+    path = os.path.join(data_dir, FASHION_MNIST_FILES[split])
     if os.path.exists(path):
         return read_idx_images(path)[..., None]
-    logger.warning("%s not found; downloading with keras.datasets.fashion_mnist", path)
+    logger.warning(
+        "%s not found (apt-get install dataset-fashion-mnist); downloading with "
+        "keras.datasets.fashion_mnist", path,
+    )
     import keras
 
-    (images, _), _ = keras.datasets.fashion_mnist.load_data()
-    return images[..., None]
+    train, test = keras.datasets.fashion_mnist.load_data()
+    return (train if split == "train" else test)[0][..., None]
 
 
 def load_cifar10():
@@ -250,7 +263,7 @@ def make_dataset(
         dataset = dataset.skip(start_step)
     elif source.endswith(".npz") or source in ("fashion_mnist", "cifar10", "synthetic"):
         if source == "fashion_mnist":
-            images = load_fashion_mnist()
+            images = load_fashion_mnist("train")
         elif source == "cifar10":
             images = load_cifar10()
         elif source == "synthetic":

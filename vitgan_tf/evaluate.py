@@ -27,6 +27,7 @@ import keras  # noqa: E402
 
 from vitgan_tf.metrics import datasets  # noqa: E402
 from vitgan_tf.metrics import evaluation  # noqa: E402
+from vitgan_tf.models import load_generator  # noqa: E402
 
 METRICS = ("fid", "kid", "is")
 
@@ -47,19 +48,6 @@ def _dataset_from_config(run_dir):
             if isinstance(c.get(key), str):
                 return c[key]
     return None
-
-
-def load_generator(path):
-    """Loads a saved generator (`.keras`, safe mode) with `z_dim` and `image_size`."""
-    import vitgan_tf  # noqa: F401, PLC0415  (registers the custom classes)
-
-    try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:  # corrupt zip, wrong format, unknown classes
-        raise ValueError(f"Could not load a Keras model from {path}: {error}") from error
-    if not isinstance(getattr(model, "z_dim", None), int):
-        raise ValueError(f"{path} holds a {type(model).__name__} without an int `z_dim`: not a generator.")
-    return model
 
 
 def _parse_args(argv):

@@ -14,27 +14,11 @@ Reference:
     Xiao et al., "Fashion-MNIST", arXiv 1708.07747 (IDX format).
 """
 
-import gzip
-import os
-
 import numpy as np
 
+from vitgan_tf import data
+
 __all__ = ["DATASETS", "load_dataset"]
-
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-_FASHION_FILES = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
-
-
-def _read_idx_images(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, count, rows, cols = np.frombuffer(data[:16], dtype=">u4")
-    if magic != 2051:
-        raise ValueError(f"{path}: not an IDX image file (magic {magic}, expected 2051).")
-    images = np.frombuffer(data[16:], dtype=np.uint8)
-    if images.size != count * rows * cols:
-        raise ValueError(f"{path}: truncated ({images.size} bytes for {count}x{rows}x{cols}).")
-    return images.reshape(count, rows, cols, 1)
 
 
 def _pad_to(images, size):
@@ -49,16 +33,7 @@ def _pad_to(images, size):
 
 
 def _fashion_mnist(split, image_size):
-    if split not in _FASHION_FILES:
-        raise ValueError(f"fashion_mnist has splits {sorted(_FASHION_FILES)}. Received: split={split!r}")
-    directory = os.environ.get("VITGAN_TF_FASHION_MNIST_DIR", FASHION_MNIST_DIR)
-    path = os.path.join(directory, _FASHION_FILES[split])
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"Fashion-MNIST not found at {path}. Install it with: "
-            "apt-get update && apt-get install -y dataset-fashion-mnist"
-        )
-    return _pad_to(_read_idx_images(path), image_size or 32)
+    return _pad_to(data.load_fashion_mnist(split), image_size or 32)
 
 
 # name -> (loader(split, image_size) -> uint8 [n, h, w, c], default image size)
