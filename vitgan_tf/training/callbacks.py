@@ -170,3 +170,60 @@ class NaNGuard(keras.callbacks.Callback):
             f"Non-finite training values {bad} at step {step}; training stopped and "
             f"{where}. Lower the learning rate or check the data."
         )
+
+
+class TrainTimeBudget(keras.callbacks.Callback):
+    """Stops `fit` once the time spent in training steps reaches a budget.
+
+    Each batch is timed from this callback's `on_train_batch_begin` to its
+    `on_train_batch_end`, and the durations are summed. Time outside that
+    window is not counted: epoch-end work (checkpoints, backups) and the
+    batch-end work of callbacks listed AFTER this one (evaluations,
+    monitors). Training stops at the end of the batch during which the sum
+    reaches `seconds`, so `elapsed <= seconds + max_step_seconds`. The first
+    batch includes tracing / compilation. The sums carry over successive
+    `fit` calls with the same callback.
+
+    Attributes:
+        elapsed: float. Seconds spent in training steps.
+        steps: int. Steps timed.
+        max_step_seconds: float. The longest step.
+        exhausted: bool. True once the budget has stopped training.
+
+    Args:
+        seconds: float > 0 or None, default None (measure, never stop).
+        clock: callable returning seconds, default `time.perf_counter`.
+
+    Example:
+
+    >>> budget = TrainTimeBudget(20 * 60)
+    >>> gan.fit(dataset, epochs=10**6, steps_per_epoch=100, callbacks=[budget, fid])
+    >>> budget.elapsed, budget.steps
+    """
+
+    def __init__(self, seconds=None, clock=time.perf_counter):
+        super().__init__()
+        if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+            raise ValueError(f"Expected `seconds` > 0 or None. Received: seconds={seconds!r}")
+        self.seconds = None if seconds is None else float(seconds)
+        self.clock = clock
+        self.elapsed = 0.0
+        self.steps = 0
+        self.max_step_seconds = 0.0
+        self.exhausted = False
+        self._begin = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._begin = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._begin is None:
+            return
+        duration = self.clock() - self._begin
+        self._begin = None
+        self.elapsed += duration
+        self.steps += 1
+        self.max_step_seconds = max(self.max_step_seconds, duration)
+        if self.seconds is not None and self.elapsed >= self.seconds:
+            self.exhausted = True
+            self.model.stop_training = True
