@@ -20,11 +20,14 @@ Lipschitz estimates and epoch-end checkpoints are not counted. Variants:
 Metrics, all of the EMA generator against real-train Inception features
 (the 2015 Inception, SPEC.md; reference statistics computed once, cached
 and shared by the variants):
-- every `--eval-every-minutes` of training time: KID x1000 (unbiased, with
-  TF-GAN's std) on `--kid-samples` generated vs as many real images, and
-  FID from the same features (biased at that size; a trend only);
-- at the end: KID as above and FID on `--fid-samples` generated images
-  (KID uses the first `--kid-samples` of them) vs `--real-samples` real;
+- at the end: KID x1000 (unbiased, +- TF-GAN's block std) on `--kid-samples`
+  generated vs as many real images, and FID on `--fid-samples` generated
+  images (KID uses the first `--kid-samples` of them) vs `--real-samples`
+  real. FID is biased upwards at a few thousand samples (and its covariance
+  is singular below 2048): compare variants with it, not papers;
+- every `--eval-every-minutes` of training time before the end: KID and FID
+  from the features of `--curve-samples` generated images (a cheaper,
+  noisier curve; KID stays unbiased);
 - D's losses (the trackers' means over each `train.log_every` steps) and
   D's Lipschitz estimate (`LipschitzMonitor`, every `train.log_every`
   steps, on a fixed batch of 16 real images) against training time.
@@ -36,8 +39,11 @@ variant), `ablation.md` (table, command, machine), `kid_vs_time.png`,
 A variant that crashes is recorded as failed and the others go on; `--resume`
 keeps finished variants and retrains the others from scratch.
 
-Hardware: 2 CPU cores. Wall time: about 5 x (20 min training + ~5 min
-evaluation) with the defaults (Inception runs at a few dozen images/s).
+Hardware: 2 CPU cores. Wall time: Inception runs at ~8-10 images/s there
+(10k reference images took 17-21 min; they are cached after the first run),
+so with the defaults a variant takes ~20 min training + 3 x ~2 min (curve)
++ ~4 min (final, 2000 images) + ~1 min (start, tracing) ~= 31 min: about
+2.6 hours for the five. `--eval-every-minutes 10` saves ~4 min per variant.
 """
 
 import argparse
@@ -77,10 +83,12 @@ VARIANTS = {
 }
 
 DEFAULTS = {"minutes": 20.0, "eval_every_minutes": 5.0, "kid_samples": MIN_KID_SAMPLES,
-            "fid_samples": 5000, "real_samples": 10000, "lipschitz_iterations": 10}
+            "fid_samples": MIN_KID_SAMPLES, "curve_samples": 1000, "real_samples": 10000,
+            "lipschitz_iterations": 10}
 # --smoke: a tiny model for a few seconds per variant, few samples (tests).
 SMOKE_DEFAULTS = {"minutes": 0.1, "eval_every_minutes": 0.05, "kid_samples": 48,
-                  "fid_samples": 48, "real_samples": 96, "lipschitz_iterations": 1}
+                  "fid_samples": 48, "curve_samples": 24, "real_samples": 96,
+                  "lipschitz_iterations": 1}
 SMOKE_SETS = (
     "model.shared.depth=1", "model.shared.hidden_dim=32", "model.shared.mlp_dim=64",
     "model.shared.num_heads=2", "model.generator.z_dim=16", "model.generator.mapping_layers=1",
@@ -108,7 +116,10 @@ def parse_args(argv=None):
     parser.add_argument("--kid-samples", type=int,
                         help=f"generated (and real) images for KID, >= {MIN_KID_SAMPLES} (default 2000)")
     parser.add_argument("--fid-samples", type=int,
-                        help="generated images for the final FID, >= --kid-samples (default 5000)")
+                        help="generated images for the final FID, >= --kid-samples (default 2000)")
+    parser.add_argument("--curve-samples", type=int,
+                        help="generated images for KID and FID at each evaluation before the end, "
+                             "<= --kid-samples (default 1000)")
     parser.add_argument("--real-samples", type=int,
                         help="real training images of the reference statistics (default 10000)")
     parser.add_argument("--lipschitz-iterations", type=int,
@@ -161,6 +172,9 @@ def resolve_settings(args):
         if settings[key] < kid:
             raise ValueError(f"Expected --{key.replace('_', '-')} >= --kid-samples {kid}. "
                              f"Received: {settings[key]}")
+    if not 2 <= settings["curve_samples"] <= kid:
+        raise ValueError(f"Expected 2 <= --curve-samples <= --kid-samples {kid}. "
+                         f"Received: {settings['curve_samples']}")
     return settings
 
 
@@ -335,10 +349,10 @@ def run_variant(name, config, settings, real, extractor, lipschitz_images, out, 
     if os.path.isdir(run_dir):  # an unfinished or replaced attempt: start from scratch
         shutil.rmtree(run_dir)
     record["run_dir"] = os.path.relpath(run_dir, out)
-    seed, kid_samples = config["seed"], settings["kid_samples"]
+    seed, curve_samples = config["seed"], settings["curve_samples"]
     batch_size, log_every = config["data"]["batch_size"], config["train"]["log_every"]
 
-    def evaluate_fn(generator, num_samples=kid_samples):
+    def evaluate_fn(generator, num_samples=curve_samples, kid_samples=curve_samples):
         return evaluate(generator, real, extractor, num_samples, kid_samples, seed)
 
     budget = callbacks.TrainTimeBudget(settings["minutes"] * 60.0)
@@ -353,7 +367,8 @@ def run_variant(name, config, settings, real, extractor, lipschitz_images, out, 
              "train_minutes": round(budget.elapsed / 60.0, 4)}
     if not record["lipschitz"] or record["lipschitz"][-1]["step"] != step:
         record["lipschitz"].append({**point, "lipschitz": monitor.estimate()})
-    final = {**point, **evaluate_fn(gan.ema_generator, settings["fid_samples"]), "final": True}
+    final = {**point, **evaluate_fn(gan.ema_generator, settings["fid_samples"], settings["kid_samples"]),
+             "final": True}
     record["curve"].append(final)
     samples = next(generator_batches(gan.ema_generator, NUM_GRID_SAMPLES, NUM_GRID_SAMPLES, seed))
     save_grid(samples, os.path.join(out, f"samples_{name}.png"))
@@ -404,7 +419,9 @@ def markdown(results):
         f"Recipe `{RECIPE}`, {s['minutes']:g} training minutes per variant (evaluation excluded), "
         f"seed {results['config']['seed']}. EMA generator; KID x1000 (unbiased, +- TF-GAN's std) on "
         f"{s['kid_samples']} generated vs {s['kid_samples']} real training images, FID on {fid_n} "
-        f"generated vs {s['real_samples']} real, features `{s['features']}`.", "",
+        f"generated vs {s['real_samples']} real (biased upwards at this size: for comparing "
+        f"variants), features `{s['features']}`. The curve's earlier points use "
+        f"{s['curve_samples']} generated images.", "",
         f"| variant | train min | steps | images seen | KID x1000 | FID{fid_n} | final D loss | final Lipschitz |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -437,18 +454,24 @@ def plot(results, path):
 
     from vitgan_tf.training.callbacks import atomic_write  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120, sharey=True)
     for name, r in results["variants"].items():
         curve = r.get("curve") or []
-        if curve:
-            ax.errorbar([p["train_minutes"] for p in curve], [p["kid_x1000"] for p in curve],
-                        yerr=[p["kid_std_x1000"] for p in curve], marker="o", capsize=3, label=name)
-    ax.set_xlabel("training minutes (evaluation excluded)")
-    ax.set_ylabel(f"KID x1000 ({results['settings']['kid_samples']} samples)")
-    ax.set_title(f"ViTGAN ablation, {RECIPE}: EMA generator")
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend()
+        for ax, key in zip(axes, ("train_minutes", "images_seen")):
+            if curve:
+                ax.errorbar([p[key] for p in curve], [p["kid_x1000"] for p in curve],
+                            yerr=[p["kid_std_x1000"] for p in curve], marker="o", capsize=3,
+                            label=name)
+    axes[0].set_xlabel("training minutes (evaluation excluded)")
+    axes[1].set_xlabel("images seen")
+    axes[0].set_ylabel("KID x1000 (+- std)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend()
+    s = results["settings"]
+    fig.suptitle(f"ViTGAN ablation, {RECIPE}, EMA generator: KID on {s['curve_samples']} "
+                 f"(last point {s['kid_samples']}) generated images")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"), suffix=".png")
     plt.close(fig)
