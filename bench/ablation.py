@@ -244,16 +244,23 @@ def real_batch(config, count=LIPSCHITZ_BATCH):
     return next(iter(dataset)).numpy()
 
 
-def reference(config, settings, extractor, cache):
-    """Real-train Inception statistics (cached when `cache`), shared by every variant."""
-    from vitgan_tf.metrics import datasets, evaluation  # noqa: PLC0415
+def reference_dataset(config):
+    """The config's data source, checked to have real images for the metrics."""
+    from vitgan_tf.metrics import datasets  # noqa: PLC0415
 
     source = config["data"]["source"]
     if source not in datasets.DATASETS:
         raise ValueError(f"data.source={source!r} has no real reference for KID/FID. "
                          f"Choices: {sorted(datasets.DATASETS)}")
+    return source
+
+
+def reference(config, settings, extractor, cache):
+    """Real-train Inception statistics (cached when `cache`), shared by every variant."""
+    from vitgan_tf.metrics import evaluation  # noqa: PLC0415
+
     return evaluation.reference_statistics(
-        source, "train", image_shape(config)[0], num_samples=settings["real_samples"],
+        reference_dataset(config), "train", image_shape(config)[0], num_samples=settings["real_samples"],
         kid_samples=settings["kid_samples"], extractor=extractor, cache=cache,
     )
 
@@ -506,6 +513,7 @@ def main(argv=None, extractor=None):
         settings = resolve_settings(args)
         previous = check_out(args.out, args.overwrite, args.resume)
         config = resolve_config(args)
+        reference_dataset(config)
     except (ValueError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -526,6 +534,8 @@ def main(argv=None, extractor=None):
         "machine": machine_info(), **comparable,
         "variants": dict(previous["variants"]) if previous else {},
     }
+    if previous:
+        results["earlier_commands"] = previous.get("earlier_commands", []) + [previous.get("command")]
     todo = [n for n in names if results["variants"].get(n, {}).get("status") != "done"]
     print(f"ablation: {len(todo)} variant(s) to run ({', '.join(todo) or 'none'}), "
           f"{settings['minutes']:g} training minutes each, out {args.out}", flush=True)
@@ -535,8 +545,12 @@ def main(argv=None, extractor=None):
             from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
 
             extractor = InceptionFeatureExtractor()
-        real = reference(config, settings, extractor, cache)
-        lipschitz_images = real_batch(config)
+        try:
+            real = reference(config, settings, extractor, cache)
+            lipschitz_images = real_batch(config)
+        except (ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     for index, name in enumerate(todo):
         print(f"=== variant {index + 1}/{len(todo)}: {name} ({VARIANTS[name][0]})", flush=True)
         record = {"status": "running", "description": VARIANTS[name][0],

@@ -249,6 +249,7 @@ class AblationScriptTest(TestCase):
         for name in names:
             self.assertEqual(resumed["variants"][name], results["variants"][name])
         self.assertEqual(resumed["variants"]["no_bcr"]["status"], "failed")
+        self.assertEqual(resumed["earlier_commands"], [results["command"]])
         with open(os.path.join(out, "ablation.md")) as f:
             self.assertIn("| no_bcr | failed: RuntimeError: simulated crash of no_bcr |", f.read())
 
@@ -294,6 +295,10 @@ class BadInputTest(TestCase):
         code, err = run_main(["--smoke", "--out", self.get_temp_dir(), "--minutes", "0"])
         self.assertEqual(code, 2)
         self.assertIn("--minutes > 0. Received: 0.0", err)
+        code, err = run_main(["--smoke", "--out", self.get_temp_dir(), "--set", "data.source=synthetic"],
+                             pooled_pixels)
+        self.assertEqual(code, 2)
+        self.assertIn("data.source='synthetic' has no real reference", err)
         code, err = run_main(["--out", self.get_temp_dir(), "--curve-samples", "3000"])
         self.assertEqual(code, 2)
         self.assertIn("--curve-samples <= --kid-samples 2000. Received: 3000", err)
