@@ -179,6 +179,15 @@ class FlopsTest(TestCase):
         expected_d = 2 * tokens * 8 * 8 * 3 * hidden + block_d + 2 * hidden
         self.assertEqual(flops.discriminator_flops(cfg)["total"], expected_d)
 
+    def test_training_iteration(self):
+        g = flops.generator_flops(PRESETS["tiny"])["total"]
+        d = flops.discriminator_flops(PRESETS["tiny"])["total"]
+        # minimal: G fwd + D (fwd+bwd) on real and fake; G fwd+bwd + D fwd + input bwd.
+        self.assertEqual(flops.training_iteration_flops(PRESETS["tiny"], PRESETS["tiny"], 2, bcr=False),
+                         2 * (g + 6 * d + 3 * g + 2 * d))
+        self.assertEqual(flops.training_iteration_flops(PRESETS["tiny"], PRESETS["tiny"], 1, bcr=True),
+                         g + 12 * d + 3 * g + 2 * d)
+
     def test_summary_command(self):
         import contextlib
         import io

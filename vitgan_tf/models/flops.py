@@ -63,3 +63,16 @@ def discriminator_flops(config):
     }
     parts["total"] = sum(parts.values())
     return parts
+
+
+def training_iteration_flops(generator_config, discriminator_config, batch_size, bcr=True):
+    """Matmul FLOPs of one `ViTGAN.train_step` on `batch_size` real images.
+
+    D step: G forward, D forward + weight-and-input backward (3x) on the real
+    and fake views (and their bCR views when `bcr`). G step: G forward +
+    backward (3x), D forward + input-only backward (2x).
+    """
+    g = generator_flops(generator_config)["total"]
+    d = discriminator_flops(discriminator_config)["total"]
+    d_views = 4 if bcr else 2
+    return batch_size * ((g + 3 * d_views * d) + (3 * g + 2 * d))
