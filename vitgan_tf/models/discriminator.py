@@ -9,7 +9,7 @@ from vitgan_tf.models import presets
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
-class Discriminator(keras.Model):
+class Discriminator(presets.PresetModel):
     """ViT discriminator with L2 attention and improved spectral normalization.
 
     Overlapping (2P)x(2P) patches -> linear projection -> class token and
@@ -85,17 +85,3 @@ class Discriminator(keras.Model):
         self.num_heads = num_heads
         self.attention = attention
         self.spectral_norm = spectral_norm
-
-    @classmethod
-    def from_preset(cls, name, **overrides):
-        """Builds the discriminator of preset `name` (see `presets.PRESETS`)."""
-        return cls(**presets.resolve(name, cls.CONFIG_KEYS, overrides))
-
-    def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
-        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -8,7 +8,7 @@ from vitgan_tf.models import presets
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
-class Generator(keras.Model):
+class Generator(presets.PresetModel):
     """ViT generator: z -> w -> transformer on patch positions -> implicit pixels.
 
     z goes through the mapping network to a style w. The input sequence is
@@ -42,6 +42,11 @@ class Generator(keras.Model):
         Lee et al., "ViTGAN: Training GANs with Vision Transformers",
         arXiv 2107.04589, section 4.2.
     """
+
+    CONFIG_KEYS = presets.SHARED_KEYS + (
+        "z_dim", "mapping_layers", "mapping_lr_multiplier", "decoder_dim", "fourier_dim",
+        "decoder_activation",
+    )
 
     def __init__(
         self,
@@ -99,22 +104,3 @@ class Generator(keras.Model):
         self.decoder_dim = decoder_dim
         self.fourier_dim = fourier_dim
         self.decoder_activation = decoder_activation
-
-    CONFIG_KEYS = presets.SHARED_KEYS + (
-        "z_dim", "mapping_layers", "mapping_lr_multiplier", "decoder_dim", "fourier_dim",
-        "decoder_activation",
-    )
-
-    @classmethod
-    def from_preset(cls, name, **overrides):
-        """Builds the generator of preset `name` (see `presets.PRESETS`)."""
-        return cls(**presets.resolve(name, cls.CONFIG_KEYS, overrides))
-
-    def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
-        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -2,6 +2,8 @@
 
 import copy
 
+import keras
+
 # Shared by G and D. Sources:
 # - cifar10, celeba64, lsun_bedroom64: ViTGAN (Lee et al., arXiv 2107.04589 v1),
 #   section 5 / appendix: patch 4 (32x32) or 8 (64x64), 64 tokens, 4 or 6 blocks,
@@ -68,3 +70,27 @@ def resolve(name, keys, overrides):
     config = {k: v for k, v in get_preset(name).items() if k in keys}
     config.update(overrides)
     return config
+
+
+class PresetModel(keras.Model):
+    """Functional-model base: a config of constructor arguments, built from presets.
+
+    Subclasses set `CONFIG_KEYS` (their constructor arguments) and store each
+    as an attribute; `get_config` returns exactly those plus name/trainable.
+    """
+
+    CONFIG_KEYS = ()
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """Builds the model of preset `name` (see `PRESETS`), with overrides."""
+        return cls(**resolve(name, cls.CONFIG_KEYS, overrides))
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({key: getattr(self, key) for key in self.CONFIG_KEYS})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
