@@ -14,6 +14,8 @@ import tensorflow as tf
 
 import vitgan_tf  # noqa: F401  (registers the serializables for load_model)
 from tests.test_case import TestCase
+from vitgan_tf import data as data_lib
+from vitgan_tf.lipschitz import jacobian_norm
 from vitgan_tf.models import Discriminator, Generator
 from vitgan_tf.training import ViTGAN, callbacks, losses, run
 
@@ -156,6 +158,13 @@ class RunFolderTest(TestCase):
             self.assertAllClose(restored(inputs), getattr(gan, name)(inputs), atol=1e-5)
         self.assertEqual(json.load(open(os.path.join(out, "checkpoints", "state.json"))), {"step": 4})
         self.assertTrue(os.listdir(os.path.join(out, "tensorboard")))
+        self.assertTrue(os.listdir(os.path.join(out, "tensorboard", "lipschitz")))
+        # D's Jacobian norm at the last log step is in the JSONL: recompute it on the same batch.
+        fixed = next(iter(data_lib.make_dataset(TINY_RUN["data"]["source"], 16, 3,
+                                                run.LIPSCHITZ_BATCH, seed=TINY_RUN.get("seed", 0))))
+        expected = float(tf.reduce_max(jacobian_norm(
+            lambda x: gan.discriminator(x, training=False), fixed, num_iterations=10)))
+        self.assertAllClose(records[-1]["lipschitz_d"], expected, rtol=1e-3)
         self.assertFalse([n for n in os.listdir(out) if n.startswith(".tmp")])
         # Same config again: resumes (nothing left to do); another config: refused.
         run.train(TINY_RUN, out, verbose=0)

@@ -18,6 +18,7 @@ from vitgan_tf import data as data_lib
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.io import atomic_write_text
+from vitgan_tf.lipschitz import LipschitzMonitor
 from vitgan_tf.training import callbacks as callbacks_lib
 from vitgan_tf.training.gan import ViTGAN
 
@@ -25,6 +26,9 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # Dict-valued config entries that accept new keys from `--set`.
 OPEN_SECTIONS = ("model.shared", "model.generator", "model.discriminator")
+# Real images on which LipschitzMonitor estimates D's Jacobian norm.
+LIPSCHITZ_BATCH = 16
+
 # Keys that may change when resuming a run (everything else must match).
 RESUMABLE_KEYS = ("train.steps",)
 
@@ -44,6 +48,7 @@ def base_config():
         "optimizer": {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99},
         "train": {
             "steps": 1000, "log_every": 100, "sample_every": 500, "num_samples": 64,
+            "lipschitz_every": None,  # None: every log_every steps; 0: off
             "precision": "float32", "jit_compile": "auto", "strategy": "default",
         },
     }
@@ -92,6 +97,9 @@ def validate(config):
     for key in ("steps", "log_every", "sample_every"):
         if not isinstance(train[key], int) or train[key] <= 0:
             raise ValueError(f"Expected a positive integer train.{key}. Received: {train[key]!r}")
+    every = train.get("lipschitz_every")
+    if every is not None and (not isinstance(every, int) or every < 0):
+        raise ValueError(f"Expected train.lipschitz_every >= 0 or None. Received: {every!r}")
     if train["strategy"] not in STRATEGIES:
         raise ValueError(f"Unknown train.strategy={train['strategy']!r}. Choices: {STRATEGIES}")
     if train["precision"] not in POLICIES:
@@ -263,6 +271,16 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
         ]
         if chief:
             tb_dir = os.path.join(out_dir, "tensorboard")
+            lipschitz_every = train_cfg.get("lipschitz_every")
+            lipschitz_every = train_cfg["log_every"] if lipschitz_every is None else lipschitz_every
+            if lipschitz_every:
+                # Before the JSONL and TensorBoard writers, which then record `lipschitz_d`.
+                fixed_batch = next(iter(data_lib.make_dataset(  # the same batch after a resume
+                    config["data"]["source"], model_shape[0], model_shape[1], LIPSCHITZ_BATCH,
+                    seed=config["seed"])))
+                run_callbacks.append(LipschitzMonitor(
+                    fixed_batch, every_n_steps=lipschitz_every,
+                    log_dir=os.path.join(tb_dir, "lipschitz")))
             run_callbacks += [
                 callbacks_lib.Checkpoint(checkpoint_dir),
                 callbacks_lib.MetricsLogger(metrics_path),
