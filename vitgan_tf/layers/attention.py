@@ -6,19 +6,14 @@ import keras
 from keras import ops
 
 from vitgan_tf.layers.spectral_norm import ImprovedSpectralNormalization
-from vitgan_tf.layers.utils import check_positive_int, clone_initializer
+from vitgan_tf.layers.utils import check_choice, check_positive_int, clone_initializer
 
 SPECTRAL_NORM_CHOICES = (None, "isn", "sn")
 
 
 def check_spectral_norm(spectral_norm):
     """Returns `spectral_norm` if it is one of `SPECTRAL_NORM_CHOICES`, else raises."""
-    if spectral_norm not in SPECTRAL_NORM_CHOICES:
-        raise ValueError(
-            f"Expected `spectral_norm` in {SPECTRAL_NORM_CHOICES}. "
-            f"Received: spectral_norm={spectral_norm!r}"
-        )
-    return spectral_norm
+    return check_choice("spectral_norm", spectral_norm, SPECTRAL_NORM_CHOICES)
 
 
 def maybe_spectral_norm(layer, spectral_norm):

@@ -9,7 +9,7 @@ from vitgan_tf.layers.attention import (
     maybe_spectral_norm,
 )
 from vitgan_tf.layers.modulation import SelfModulatedLayerNorm
-from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.layers.utils import check_choice, check_positive_int
 
 ATTENTION_TYPES = {"l2": L2MultiHeadAttention, "dot": DotProductMultiHeadAttention}
 
@@ -108,12 +108,7 @@ class DiscriminatorBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_heads = check_positive_int("num_heads", num_heads)
         self.mlp_dim = check_positive_int("mlp_dim", mlp_dim)
-        if attention not in ATTENTION_TYPES:
-            raise ValueError(
-                f"Expected `attention` in {tuple(ATTENTION_TYPES)}. "
-                f"Received: attention={attention!r}"
-            )
-        self.attention_type = attention
+        self.attention_type = check_choice("attention", attention, ATTENTION_TYPES)
         self.spectral_norm = check_spectral_norm(spectral_norm)
         self.epsilon = float(epsilon)
 

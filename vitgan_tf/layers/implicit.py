@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.layers.utils import check_choice, check_positive_int
 
 DECODER_ACTIVATIONS = ("leaky_relu", "sin")
 
@@ -190,12 +190,7 @@ class ImplicitPatchDecoder(keras.layers.Layer):
         self.channels = check_positive_int("channels", channels)
         self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         self.fourier_dim = check_positive_int("fourier_dim", fourier_dim)
-        if activation not in DECODER_ACTIVATIONS:
-            raise ValueError(
-                f"Expected `activation` in {DECODER_ACTIVATIONS}. "
-                f"Received: activation={activation!r}"
-            )
-        self.activation = activation
+        self.activation = check_choice("activation", activation, DECODER_ACTIVATIONS)
         self.sin_omega = float(sin_omega)
         self.demodulate = bool(demodulate)
 

@@ -10,6 +10,13 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_choice(name, value, choices):
+    """Returns `value`; raises `ValueError` quoting it and `choices` unless one of them."""
+    if value not in choices:
+        raise ValueError(f"Expected `{name}` in {tuple(choices)}. Received: {name}={value!r}")
+    return value
+
+
 def clone_initializer(initializer):
     """A fresh instance of `initializer`, so sub-layers do not share seeds."""
     initializer = keras.initializers.get(initializer)
