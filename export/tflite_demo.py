@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from vitgan_tf.images import make_grid, to_pil
+from vitgan_tf.images import make_grid, save_png, to_pil
 
 SIGNATURE = "serving_default"
 
@@ -183,7 +183,7 @@ def main(argv=None):
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    to_pil(make_grid(images, args.nrow, args.padding, args.scale, pad_value=255)).save(args.out)
+    save_png(make_grid(images, args.nrow, args.padding, args.scale, pad_value=255), args.out)
     h, w, c = runner.image_shape
     print(f"{args.model}: z_dim {runner.z_dim}, images {h}x{w}x{c}, "
           f"variant {runner.metadata.get('variant', 'unknown')}")

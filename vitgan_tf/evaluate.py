@@ -23,7 +23,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 
 from vitgan_tf.metrics import datasets  # noqa: E402
 from vitgan_tf.metrics import evaluation  # noqa: E402

@@ -51,8 +51,13 @@ def to_pil(array):
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
+def save_png(grid, path):
+    """Writes a uint8 `[H, W, 1 or 3]` image as PNG, atomically."""
+    image = to_pil(grid)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+    return path
+
+
 def save_grid(images, path, columns=None):
     """Writes float images in [-1, 1] as a PNG grid, atomically."""
-    grid = to_pil(make_grid(to_uint8(images), columns))
-    atomic_write(path, lambda tmp: grid.save(tmp, format="PNG"))
-    return path
+    return save_png(make_grid(to_uint8(images), columns), path)

@@ -12,7 +12,7 @@ import time
 import keras
 import tensorflow as tf
 
-from vitgan_tf.images import make_grid, save_grid, to_uint8
+from vitgan_tf.images import make_grid, save_png, to_uint8
 from vitgan_tf.io import atomic_write, atomic_write_text
 
 
@@ -65,8 +65,8 @@ class SampleGrid(keras.callbacks.Callback):
             self.model.ema_generator(self._fixed_latents(), training=False)
         )
         path = os.path.join(self.out_dir, f"samples_{step:06d}.png")
-        save_grid(images, path)
         grid = make_grid(to_uint8(images))
+        save_png(grid, path)
         if self.tensorboard_dir:
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(self.tensorboard_dir)
