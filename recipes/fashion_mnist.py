@@ -11,8 +11,9 @@ short EMA (decay 0.995 with ramp-up) for a short run.
 
 Expected result: see README (sample grids `samples_*.png` of the EMA
 generator every 250 steps).
-Hardware: 2 CPU cores, no accelerator. Wall time: about 15 minutes
-(2000 steps at ~0.45 s).
+Hardware: 2 CPU cores, no accelerator. Wall time: about 10 minutes
+(2000 steps at 0.25 s, `python bench/lipschitz_cost.py`, plus sample grids,
+checkpoints and Lipschitz estimates).
 Command: python -m recipes.train fashion_mnist --out runs/fashion_mnist
 """
 

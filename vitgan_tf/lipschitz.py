@@ -67,8 +67,8 @@ class LipschitzMonitor(keras.callbacks.Callback):
             (e.g. 16 real images).
         every_n_steps: int, default 200. With 10 iterations the estimate
             costs about 20 discriminator forward+backward passes on B images:
-            in the fashion_mnist recipe (B = 16) 0.74 s against 0.45 s per
-            training step, 1.7% of training time every 100 steps
+            in the fashion_mnist recipe (B = 16) 0.52 s against 0.25 s per
+            training step, 2.0% of training time every 100 steps
             (`python bench/lipschitz_cost.py`).
         num_iterations: int, default 10. Power-iteration steps.
         log_dir: str, default None. TensorBoard folder for a `lipschitz_d`
