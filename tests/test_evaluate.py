@@ -218,7 +218,9 @@ def test_fid_callback_logs_named_metrics(tiny_dataset, extractor):
     x = np.zeros((8, 2), np.float32)
     history = gan.fit(x, x[:, :1], batch_size=2, epochs=1, callbacks=[cb, recorder], verbose=0)
     assert [step for step, _ in cb.history] == [2, 4]
-    names = {"fid6", "kid4", "kid4_std"}
+    # KID on 4 < 1024 samples is one block: its std is undefined (NaN) and not logged.
+    names = {"fid6", "kid4"}
+    assert not any("_std" in key for logs in recorder.batch_logs for key in logs)
     assert [sorted(names & set(logs)) for logs in recorder.batch_logs] == [[], sorted(names), [], sorted(names)]
     assert names <= set(history.history)
     # Fixed latents: the same generator gives the same FID at both steps.
@@ -249,3 +251,40 @@ def test_fashion_mnist_loader():
         datasets.load_dataset("fashion_mnist", "validation")
     with pytest.raises(ValueError, match="Unknown dataset"):
         datasets.load_dataset("imagenet", "train")
+
+
+def _tiny_rgb16_loader(split, image_size):
+    rng = np.random.default_rng({"train": 0, "test": 1}[split])
+    return rng.integers(0, 256, (12, image_size or 16, image_size or 16, 3)).astype(np.uint8)
+
+
+def test_training_run_writes_its_fid_curve(tiny_dataset, extractor, monkeypatch, tmp_path):
+    from vitgan_tf.training import run  # noqa: PLC0415
+
+    monkeypatch.setitem(datasets.DATASETS, "synthetic", (_tiny_rgb16_loader, 16))
+    monkeypatch.setattr(run, "EVAL_DATASETS", ("synthetic",))
+    monkeypatch.setattr(inception, "InceptionFeatureExtractor", lambda *a, **k: extractor)
+    config = {"model": {"preset": "tiny"}, "data": {"source": "synthetic", "batch_size": 4},
+              "train": {"steps": 4, "log_every": 2, "sample_every": 4, "num_samples": 4,
+                        "eval_every": 2, "eval_samples": 4, "final_eval_samples": 6,
+                        "eval_real_samples": 8}}
+    out = str(tmp_path / "run")
+    run.train(config, out, verbose=0)
+    records = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert [(r["step"], r["images"]) for r in records] == [(2, 8), (4, 16)]
+    assert [sorted(k for k in r if k[:3] in ("fid", "kid")) for r in records] == [
+        ["fid4", "kid4"], ["fid4", "fid6", "kid4"]]
+    assert 0 < records[0]["train_time"] < records[1]["train_time"] <= records[1]["time"]
+    # The final FID is the EMA generator's (checkpointed at the last step) on fixed latents.
+    gen = keras.saving.load_model(os.path.join(out, "checkpoints", "ema_generator.keras"))
+    real = evaluation.reference_statistics("synthetic", "train", image_size=16, num_samples=8,
+                                           extractor=extractor, progress=False)
+    fake = evaluation.collect_statistics(evaluation.generator_batches(gen, 6, 50, 0), extractor, 6,
+                                         progress=False)
+    expected = evaluation.compute_metrics(real, fake, ("fid",))["fid6"]
+    assert records[1]["fid6"] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="multiple of train.log_every"):
+        run.train(run.merge(config, {"train": {"eval_every": 3}}), str(tmp_path / "bad"), verbose=0)
+    monkeypatch.setattr(run, "EVAL_DATASETS", ("fashion_mnist",))
+    with pytest.raises(ValueError, match="reference statistics"):
+        run.train(config, str(tmp_path / "bad"), verbose=0)

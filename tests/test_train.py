@@ -236,5 +236,11 @@ class ResumeTest(TestCase):
         self.assertTrue(any("optimizer" in key for key in a))
         for key in a:
             self.assertAllClose(a[key], b[key], atol=1e-5, rtol=0, msg=key)
-        steps = [json.loads(line)["step"] for line in open(os.path.join(resumed, "metrics.jsonl"))]
-        self.assertEqual(steps, [1, 2, 3, 4])
+        records = [json.loads(line) for line in open(os.path.join(resumed, "metrics.jsonl"))]
+        self.assertEqual([r["step"] for r in records], [1, 2, 3, 4])
+        self.assertEqual([r["images"] for r in records], [8, 16, 24, 32])
+        # Times continue from the last record after the resume.
+        for key in ("time", "train_time"):
+            times = [r[key] for r in records]
+            self.assertEqual(times, sorted(times), key)
+            self.assertGreater(times[2], times[1], key)

@@ -1,5 +1,7 @@
 """`FIDCallback`: FID / KID of the EMA generator every N training steps."""
 
+import math
+
 import keras
 
 from vitgan_tf.metrics.evaluation import collect_statistics
@@ -17,7 +19,8 @@ class FIDCallback(keras.callbacks.Callback):
     written into the batch `logs` (so callbacks placed AFTER this one in the
     list, e.g. TensorBoard or a JSONL logger, see them) and into the logs of
     the epoch in which they were computed; names state the sample count
-    (`fid10k`, `kid2k`, `kid2k_std`). Latents are fixed (seeded) across
+    (`fid10k`, `kid2k`, `kid2k_std`; the std only when KID has more than one
+    block of samples). Latents are fixed (seeded) across
     evaluations. The reference statistics are cached (see
     `reference_statistics`).
 
@@ -34,6 +37,8 @@ class FIDCallback(keras.callbacks.Callback):
         generator_attr: str, default "ema_generator". Attribute of the
             training model holding the generator.
         verbose: int, default 1. 1 prints the results, 2 also progress bars.
+        initial_step: int, default 0. Steps done before this `fit` (a resumed
+            run), so that evaluations stay at multiples of `every_n_steps`.
 
     Example:
     >>> gan.fit(ds, callbacks=[FIDCallback("fashion_mnist", every_n_steps=2000,
@@ -45,7 +50,7 @@ class FIDCallback(keras.callbacks.Callback):
 
     def __init__(self, dataset, split="train", every_n_steps=5000, num_samples=10000,
                  kid_samples=2000, real_samples=None, batch_size=50, seed=0, extractor=None,
-                 generator_attr="ema_generator", verbose=1):
+                 generator_attr="ema_generator", verbose=1, initial_step=0):
         super().__init__()
         for name, value in (("every_n_steps", every_n_steps), ("num_samples", num_samples),
                             ("batch_size", batch_size)):
@@ -67,7 +72,9 @@ class FIDCallback(keras.callbacks.Callback):
         self.generator_attr = generator_attr
         self.verbose = verbose
         self._reference = None
-        self._step = 0
+        if not isinstance(initial_step, int) or initial_step < 0:
+            raise ValueError(f"Expected `initial_step` >= 0. Received: initial_step={initial_step!r}")
+        self._step = initial_step
         self._pending = {}
         self.history = []  # [(step, {name: value})]
 
@@ -99,7 +106,10 @@ class FIDCallback(keras.callbacks.Callback):
             self.num_samples, kid_samples=self.kid_samples, progress=progress, label="generated",
         )
         wanted = ("fid", "kid") if self.kid_samples else ("fid",)
-        return compute_metrics(self._reference, fake, wanted)
+        results = compute_metrics(self._reference, fake, wanted)
+        # KID's std is undefined (NaN) with a single block of samples: not logged, so
+        # that it cannot trip `NaNGuard` or block `Checkpoint`.
+        return {k: v for k, v in results.items() if not (k.endswith("_std") and not math.isfinite(v))}
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1

@@ -88,21 +88,47 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class MetricsLogger(keras.callbacks.Callback):
-    """Appends `{"step", "time", <logs>}` to a JSONL file at each epoch end.
+    """Appends `{"step", "time", ..., <logs>}` to a JSONL file at each epoch end.
 
     Logs are Keras' running means over the epoch (`log_every` steps).
+    `time` is wall-clock seconds of training runs (evaluations included);
+    `images` (with `images_per_step`) the real images D has seen; and
+    `train_time` (with `timer`, a `TrainTimeBudget` placed FIRST in the
+    callback list) the seconds spent in train steps alone. After a resume,
+    `time` and `train_time` continue from the file's last record.
+
+    Args:
+        path: str. The JSONL file.
+        images_per_step: int or None. The global batch size.
+        timer: `TrainTimeBudget` or None.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, images_per_step=None, timer=None):
         super().__init__()
         self.path = path
+        self.images_per_step = images_per_step
+        self.timer = timer
         self._start = None
+        self._offsets = (0.0, 0.0)
 
     def on_train_begin(self, logs=None):
         self._start = time.time()
+        last = {}
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                lines = [line for line in f if line.strip()]
+            last = json.loads(lines[-1]) if lines else {}
+        self._offsets = (last.get("time", 0.0), last.get("train_time", 0.0))
+        if self.timer is not None:
+            self._offsets = (self._offsets[0], self._offsets[1] - self.timer.elapsed)
 
     def on_epoch_end(self, epoch, logs=None):
-        record = {"step": current_step(self.model), "time": round(time.time() - self._start, 3)}
+        step = current_step(self.model)
+        record = {"step": step, "time": round(self._offsets[0] + time.time() - self._start, 3)}
+        if self.images_per_step:
+            record["images"] = step * self.images_per_step
+        if self.timer is not None:
+            record["train_time"] = round(self._offsets[1] + self.timer.elapsed, 3)
         record.update({k: float(v) for k, v in (logs or {}).items()})
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with open(self.path, "a") as f:

@@ -29,6 +29,9 @@ OPEN_SECTIONS = ("model.shared", "model.generator", "model.discriminator")
 # Real images on which LipschitzMonitor estimates D's Jacobian norm.
 LIPSCHITZ_BATCH = 16
 
+# data.source values with FID/KID reference statistics (vitgan_tf.metrics.datasets).
+EVAL_DATASETS = ("fashion_mnist",)
+
 # Keys that may change when resuming a run (everything else must match).
 RESUMABLE_KEYS = ("train.steps",)
 
@@ -49,6 +52,11 @@ def base_config():
         "train": {
             "steps": 1000, "log_every": 100, "sample_every": 500, "num_samples": 64,
             "lipschitz_every": None,  # None: every log_every steps; 0: off
+            # FID/KID of the EMA G against real training images (vitgan_tf.metrics):
+            "eval_every": 0,  # steps between evaluations (a multiple of log_every); 0: off
+            "eval_samples": 2000,  # generated images per evaluation (KID on all of them)
+            "final_eval_samples": 0,  # generated images for FID at the last step; 0: off
+            "eval_real_samples": 10000,  # real training images of the reference statistics
             "precision": "float32", "jit_compile": "auto", "strategy": "default",
         },
     }
@@ -100,6 +108,23 @@ def validate(config):
     every = train.get("lipschitz_every")
     if every is not None and (not isinstance(every, int) or every < 0):
         raise ValueError(f"Expected train.lipschitz_every >= 0 or None. Received: {every!r}")
+    for key in ("eval_every", "eval_samples", "final_eval_samples", "eval_real_samples"):
+        if not isinstance(train[key], int) or train[key] < 0:
+            raise ValueError(f"Expected an integer train.{key} >= 0. Received: {train[key]!r}")
+    if train["eval_every"] or train["final_eval_samples"]:
+        if config["data"]["source"] not in EVAL_DATASETS:
+            raise ValueError(
+                f"train.eval_every / train.final_eval_samples need a real dataset with "
+                f"reference statistics {EVAL_DATASETS}; data.source is "
+                f"{config['data']['source']!r} (set both to 0)"
+            )
+        if train["eval_every"] and train["eval_every"] % min(train["log_every"], train["steps"]):
+            raise ValueError(
+                f"train.eval_every={train['eval_every']} must be a multiple of "
+                f"train.log_every={train['log_every']} (results are logged at epoch ends)"
+            )
+        if train["eval_samples"] < 2 or train["eval_real_samples"] < 2:
+            raise ValueError("train.eval_samples and train.eval_real_samples must be >= 2")
     if train["strategy"] not in STRATEGIES:
         raise ValueError(f"Unknown train.strategy={train['strategy']!r}. Choices: {STRATEGIES}")
     if train["precision"] not in POLICIES:
@@ -264,7 +289,9 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
             seed=config["seed"], start_step=start_step,
         )
         checkpoint_dir = os.path.join(out_dir, "checkpoints")
+        timer = callbacks_lib.TrainTimeBudget()  # first: times the train steps alone
         run_callbacks = [
+            timer,
             callbacks_lib.NaNGuard(checkpoint_dir if chief else None),
             keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True,
                                              delete_checkpoint=False),
@@ -281,9 +308,11 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
                 run_callbacks.append(LipschitzMonitor(
                     fixed_batch, every_n_steps=lipschitz_every,
                     log_dir=os.path.join(tb_dir, "lipschitz")))
+            # Before the JSONL and TensorBoard writers, which then record the results.
+            run_callbacks += evaluation_callbacks(config, start_step)
             run_callbacks += [
                 callbacks_lib.Checkpoint(checkpoint_dir),
-                callbacks_lib.MetricsLogger(metrics_path),
+                callbacks_lib.MetricsLogger(metrics_path, images_per_step=batch, timer=timer),
                 callbacks_lib.SampleGrid(out_dir, train_cfg["sample_every"],
                                          train_cfg["num_samples"], seed=config["seed"],
                                          tensorboard_dir=os.path.join(tb_dir, "samples")),
@@ -294,6 +323,38 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     finally:
         keras.mixed_precision.set_global_policy("float32")
     return gan
+
+
+def evaluation_callbacks(config, start_step):
+    """`FIDCallback`s of `train.eval_every` and `train.final_eval_samples`.
+
+    Every `eval_every` steps: FID and KID on `eval_samples` generated images
+    (`fid2k`, `kid2k`, `kid2k_std` for 2000). At the last step: FID on
+    `final_eval_samples` (`fid10k` for 10000) and KID on `eval_samples`.
+    Both use fixed latents and the same `eval_real_samples` real training
+    images (statistics cached, see `vitgan_tf.metrics.reference_statistics`).
+    """
+    from vitgan_tf.metrics.callback import FIDCallback  # noqa: PLC0415 (imports the metrics only when used)
+    from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
+
+    train_cfg = config["train"]
+    every, final = train_cfg["eval_every"], train_cfg["final_eval_samples"]
+    if not every and not final:
+        return []
+    extractor = InceptionFeatureExtractor()  # one network for both callbacks
+    common = dict(dataset=config["data"]["source"], split="train", extractor=extractor,
+                  real_samples=train_cfg["eval_real_samples"], seed=config["seed"],
+                  initial_step=start_step)
+    out = []
+    if every:
+        samples = train_cfg["eval_samples"]
+        out.append(FIDCallback(every_n_steps=every, num_samples=samples, kid_samples=samples,
+                               **common))
+    if final and train_cfg["steps"] > start_step:
+        kid = min(train_cfg["eval_samples"], final)
+        out.append(FIDCallback(every_n_steps=train_cfg["steps"], num_samples=final,
+                               kid_samples=kid if every else 0, **common))
+    return out
 
 
 def _truncate_metrics(path, step):
