@@ -233,20 +233,27 @@ class ImplicitPatchDecoder(keras.layers.Layer):
         grid = ops.convert_to_tensor(coordinate_grid(self.patch_size), self.compute_dtype)
         fourier = self.fourier(grid)  # [P*P, F], the same for every patch
         s1 = self.style1(inputs)[:, :, None, :]  # [B, T, 1, F]
-        x = fourier[None, None] * s1  # [B, T, P*P, F]
-        x = ops.matmul(x, self.kernel1)  # [B, T, P*P, hidden]
+        x = ops.matmul(fourier[None, None] * s1, self.kernel1)  # [B, T, P*P, hidden]
+        # toRGB: modulated by s2, not demodulated; 1/sqrt(fan_in) keeps unit scale.
+        scale = self.style2(inputs)[:, :, None, :] * (1.0 / math.sqrt(self.hidden_dim))
+        bias1 = self.bias1
         if self.demodulate:
             demod = ops.rsqrt(ops.matmul(ops.square(s1), ops.square(self.kernel1)) + 1e-8)
-            x = x * demod
-        x = x + self.bias1
+            if self.activation == "sin":
+                x = x * demod
+            else:
+                # leaky_relu(x * d + b) = d * leaky_relu(x + b / d) for d > 0: d moves
+                # into toRGB's per-token [hidden, C] weights, saving a pass over x.
+                bias1 = bias1 / demod
+                scale = scale * demod
+        x = x + bias1
         if self.activation == "sin":
             x = ops.sin(self.sin_omega * x)
         else:
             x = ops.leaky_relu(x, negative_slope=0.2)
-        s2 = self.style2(inputs)[:, :, None, :]  # [B, T, 1, hidden]
-        # toRGB: modulated, not demodulated; 1/sqrt(fan_in) keeps unit scale.
-        x = ops.matmul(x * s2, self.kernel2) * (1.0 / math.sqrt(self.hidden_dim))
-        x = x + self.bias2  # [B, T, P*P, C]
+        # Per-token modulated toRGB weights [B, T, hidden, C] (small: C outputs).
+        kernel2 = ops.swapaxes(scale, -1, -2) * self.kernel2
+        x = ops.matmul(x, kernel2) + self.bias2  # [B, T, P*P, C]
         return tokens_to_image(x, self.grid_size, self.patch_size)
 
     def compute_output_shape(self, input_shape):
