@@ -187,7 +187,9 @@ def resolve_config(args):
     """The recipe config with --smoke, --seed and --set applied (recipes.train's resolver)."""
     from recipes.train import resolve  # noqa: PLC0415
 
-    sets = list(SMOKE_SETS if args.smoke else ())
+    # This script evaluates on its own time schedule, not the run's step schedule.
+    sets = ["train.eval_every=0", "train.final_eval_samples=0"]
+    sets += list(SMOKE_SETS if args.smoke else ())
     if args.seed is not None:
         sets.append(f"seed={args.seed}")
     sets += args.set
@@ -203,8 +205,7 @@ def variant_config(config, name):
         raise ValueError(f"Unknown variant {name!r}. Choices: {list(VARIANTS)}")
     config = run.merge(run.merge(config, BASELINE), VARIANTS[name][1])
     config["train"]["steps"] = MAX_EPOCHS * config["train"]["log_every"]
-    # This script evaluates on its own time schedule (below), not the run's step schedule.
-    config["train"]["eval_every"] = config["train"]["final_eval_samples"] = 0
+    config["train"]["eval_every"] = config["train"]["final_eval_samples"] = 0  # see resolve_config
     config["train"]["lipschitz_every"] = 0  # run_variant adds its own monitor (it keeps the curve)
     return config
 
