@@ -11,8 +11,8 @@ as the paper otherwise (non-saturating loss, bCR 10/10, DiffAugment
 p = 0.8, Adam beta_1 = 0, beta_2 = 0.99) with lr 1e-3 for the small batch
 of 32, and EMA decay 0.999 (with ramp-up).
 
-Budget: 28800 steps, 2 hours of training at 0.25 s/step on 2 CPU cores
-(921.6k images). The run writes FID and KID x1 of the EMA generator
+Budget: 28800 steps, 2 hours of training at 0.25-0.26 s/step on 2 CPU
+cores (921.6k images). The run writes FID and KID of the EMA generator
 against 10k real training images every 4800 steps (2000 generated images,
 ~1.5 min each) and FID on 10000 generated images at the end (~7 min), into
 `metrics.jsonl` (with `step`, `images`, `train_time`, `time`) and
@@ -39,7 +39,7 @@ def get_config():
                 "augment_policy": "color,translation,cutout,scaling", "augment_p": 0.8,
                 "ema_decay": 0.999, "ema_rampup": True},
         "optimizer": {"g_lr": 1e-3, "d_lr": 1e-3, "beta_1": 0.0, "beta_2": 0.99},
-        # 2 hours of training on 2 cores (0.25 s/step); FID/KID every 20 minutes.
+        # 2 hours of training on 2 cores (0.25-0.26 s/step); FID/KID every ~20 minutes.
         "train": {"steps": 28800, "log_every": 100, "sample_every": 2400, "num_samples": 64,
                   "eval_every": 4800, "eval_samples": 2000, "final_eval_samples": 10000,
                   "eval_real_samples": 10000, "precision": "float32", "jit_compile": "auto"},
