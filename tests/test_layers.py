@@ -297,7 +297,8 @@ def np_decoder(layer, tokens):
             s1 = tokens[b, t] @ layer.style1.kernel.numpy() + layer.style1.bias.numpy()
             s2 = tokens[b, t] @ layer.style2.kernel.numpy() + layer.style2.bias.numpy()
             mod1 = w1 * s1[:, None]  # modulate input channels
-            mod1 = mod1 / np.sqrt((mod1**2).sum(0, keepdims=True) + 1e-8)  # demodulate
+            if layer.demodulate:
+                mod1 = mod1 / np.sqrt((mod1**2).sum(0, keepdims=True) + 1e-8)
             h = fourier @ mod1 + b1
             h = np.where(h > 0, h, 0.2 * h)
             mod2 = w2 * s2[:, None] / math.sqrt(w2.shape[0])
@@ -314,6 +315,17 @@ class ImplicitPatchDecoderTest(TestCase):
         out = layer(tokens).numpy()
         self.assertEqual(out.shape, (2, 6, 6, 2))
         self.assertAllClose(out, np_decoder(layer, tokens), atol=1e-4, rtol=1e-4)
+
+    def test_matches_reference_with_biases_with_and_without_demodulation(self):
+        # Non-zero biases exercise the folded bias1 / demod of the leaky_relu path.
+        rng = np.random.default_rng(1)
+        tokens = rng.normal(size=(2, 4, 7)).astype("float32")
+        for demodulate in (True, False):
+            layer = layers.ImplicitPatchDecoder(3, 2, hidden_dim=6, fourier_dim=5, demodulate=demodulate)
+            layer.build(tokens.shape)
+            layer.bias1.assign(rng.normal(size=6).astype("float32"))
+            layer.bias2.assign(rng.normal(size=2).astype("float32"))
+            self.assertAllClose(layer(tokens).numpy(), np_decoder(layer, tokens), atol=1e-4, rtol=1e-4)
 
     def test_token_i_lands_in_patch_i(self):
         """A decoder whose token i emits the constant i gives the tiled image."""
