@@ -4,10 +4,10 @@ Ops (Zhao et al., arXiv 2006.10738, plus isotropic scaling as in ViTGAN):
 
 - ``color``: brightness (add U[-0.5, 0.5)), saturation (scale the distance
   to the per-pixel channel mean by U[0, 2)), contrast (scale the distance to
-  the per-image mean by U[0.5, 1.5)); the result is clipped to [-1, 1]. The
-  clip is ours: the reference code (DiffAugment_tf.py) does not clip, and
-  the clip zeroes the gradient of saturated pixels. Every result in README
-  was made with it; removing it is open work (it needs those runs again).
+  the per-image mean by U[0.5, 1.5)). Not clipped, as in the reference code
+  (DiffAugment_tf.py): the result may leave [-1, 1], and every pixel keeps
+  its gradient. (Before 2026-11-25 we clipped to [-1, 1]; README says which
+  results were made with that clip.)
 - ``translation``: integer shift of up to ``translation_ratio * size`` pixels
   per axis, vacated pixels set to 0.
 - ``cutout``: a square of side ``cutout_ratio * size`` at a random centre
@@ -163,7 +163,7 @@ def diff_augment(images, seed, policy=DEFAULT_POLICY, p=0.8, **ratios):
 
 
 def brightness(images, seed, p=1.0):
-    """Adds U[-0.5, 0.5) per image, clipped to [-1, 1]."""
+    """Adds U[-0.5, 0.5) per image (not clipped)."""
     b = ops.shape(images)[0]
     delta = _gate(b, p, seed) * (keras.random.uniform((b,), seed=seed) - 0.5)
     ones = ops.ones((b,), "float32")
@@ -171,14 +171,14 @@ def brightness(images, seed, p=1.0):
 
 
 def saturation(images, seed, p=1.0):
-    """Scales each pixel's distance to its channel mean by U[0, 2); clipped."""
+    """Scales each pixel's distance to its channel mean by U[0, 2)."""
     b = ops.shape(images)[0]
     factor = 1.0 + _gate(b, p, seed) * (keras.random.uniform((b,), 0.0, 2.0, seed=seed) - 1.0)
     return _apply_color(images, ops.zeros((b,), "float32"), factor, ops.ones((b,), "float32"))
 
 
 def contrast(images, seed, p=1.0):
-    """Scales the distance to the image mean by U[0.5, 1.5); clipped."""
+    """Scales the distance to the image mean by U[0.5, 1.5)."""
     b = ops.shape(images)[0]
     factor = 1.0 + _gate(b, p, seed) * (keras.random.uniform((b,), 0.5, 1.5, seed=seed) - 1.0)
     ones = ops.ones((b,), "float32")
@@ -217,7 +217,7 @@ def _apply_color(x, brightness_delta, saturation_factor, contrast_factor):
     x = (x - mean) * saturation_factor[:, None, None, None] + mean
     mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
     x = (x - mean) * contrast_factor[:, None, None, None] + mean
-    return ops.cast(ops.clip(x, -1.0, 1.0), dtype)
+    return ops.cast(x, dtype)
 
 
 def _interpolation_matrix(source, size):
