@@ -11,7 +11,7 @@ same budget of TRAINING time (`--minutes`): time spent in training steps,
 counted by `vitgan_tf.training.callbacks.TrainTimeBudget`; evaluations,
 Lipschitz estimates and epoch-end checkpoints are not counted. Variants:
 
-    full            L2 attention (tied W_q = W_k) + ISN + bCR + DiffAugment (the recipe)
+    full            L2 attention (tied W_q = W_k) + ISN + bCR + DiffAugment (the paper's recipe)
     dot_attention   D with dot-product attention (separate W_q, W_k), the naive ViT D
     plain_sn        D with plain spectral normalisation (sigma = 1) instead of ISN
     no_bcr          bCR off (lambda_real = lambda_fake = 0)
@@ -333,7 +333,7 @@ def make_recorder(name, budget, batch_size, eval_every_seconds, evaluate_fn, rec
             point = {**self._point(), **evaluate_fn(self.model.ema_generator)}
             record["curve"].append(point)
             print(f"[{name}] {point['train_minutes']:.2f} train min, step {point['step']}: "
-                  f"KIDx1000 {point['kid_x1000']:.2f} +- {point['kid_std_x1000']:.2f}, "
+                  f"KIDx1000 {point['kid_x1000']:.2f} +- {_fmt(point['kid_std_x1000'], '.2f')}, "
                   f"FID {point['fid']:.1f} ({point['eval_seconds']:.0f} s)", flush=True)
 
         def on_epoch_end(self, epoch, logs=None):
@@ -345,7 +345,7 @@ def make_recorder(name, budget, batch_size, eval_every_seconds, evaluate_fn, rec
             print(f"[{name}] {point['train_minutes']:.2f}/{budget.seconds / 60:.2f} train min "
                   f"({(time.perf_counter() - self.start) / 60:.1f} min wall), "
                   f"step {point['step']}, d_loss {point.get('d_loss', float('nan')):.3f}, "
-                  f"Lipschitz {lip:.3g}, KIDx1000 {kid:.2f}", flush=True)
+                  f"Lipschitz {_fmt(lip, '.3g')}, KIDx1000 {_fmt(kid, '.2f')}", flush=True)
 
     return VariantRecorder()
 
