@@ -34,16 +34,19 @@ and shared by the variants):
 
 Outputs in `--out`: `results.json` (everything, rewritten after each
 variant), `ablation.md` (table, command, machine), `kid_vs_time.png`,
+`d_vs_time.png` (D's loss and Lipschitz estimate against training time),
 `samples_{variant}.png` (64 EMA samples, fixed latents) and `runs/{variant}/`
 (the run folder of `recipes.train`: checkpoints, metrics.jsonl, TensorBoard).
 A variant that crashes is recorded as failed and the others go on; `--resume`
-keeps finished variants and retrains the others from scratch.
+keeps finished variants and retrains the others from scratch (with every variant
+finished, it only rewrites the table and plots from `results.json`).
 
-Hardware: 2 CPU cores. Wall time: Inception runs at ~8-10 images/s there
-(10k reference images took 17-21 min; they are cached after the first run),
-so with the defaults a variant takes ~20 min training + 3 x ~2 min (curve)
-+ ~4 min (final, 2000 images) + ~1 min (start, tracing) ~= 31 min: about
-2.6 hours for the five. `--eval-every-minutes 10` saves ~4 min per variant.
+Hardware: 2 CPU cores. Wall time, measured with the defaults on a quiet
+machine: Inception runs at ~21 images/s (10k reference images took 8 min;
+they are cached after the first run), so a variant takes 20 min training +
+3 x ~1 min (curve) + ~1.7 min (final, 2000 images) + ~1 min (start, tracing,
+Lipschitz estimates) ~= 26 min: about 2.3 hours for the five.
+`--eval-every-minutes 10` saves ~2 min per variant.
 """
 
 import argparse
@@ -64,6 +67,7 @@ RECIPE = "fashion_mnist"
 RESULTS = "results.json"
 TABLE = "ablation.md"
 PLOT = "kid_vs_time.png"
+D_PLOT = "d_vs_time.png"
 NUM_GRID_SAMPLES = 64
 LIPSCHITZ_BATCH = 16
 MIN_KID_SAMPLES = 2000
@@ -455,21 +459,36 @@ def markdown(results):
     lines += ["", "Variants:", ""]
     lines += [f"- `{name}`: {VARIANTS[name][0]}" for name in results["variants"]]
     lines += ["", f"![KID x1000 against training minutes]({PLOT})", "",
+              f"![D's loss and Lipschitz estimate against training minutes]({D_PLOT})", "",
               f"Command: `{results['command']}`", "",
               f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}; Python {m['python']}, "
               f"TensorFlow {m['tensorflow']}, Keras {m['keras']}.", ""]
     return "\n".join(lines)
 
 
-def plot(results, path):
-    """kid_vs_time.png: KID x1000 (+- std) against training minutes, one line per variant."""
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
+    return plt
+
+
+def _save_png(fig, path):
+    """Writes `fig` to `path` as PNG, atomically, and closes it."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
     from vitgan_tf.training.callbacks import atomic_write  # noqa: PLC0415
 
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"), suffix=".png")
+    plt.close(fig)
+
+
+def plot(results, path):
+    """kid_vs_time.png: KID x1000 (+- std) against training minutes, one line per variant."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120, sharey=True)
     for name, r in results["variants"].items():
         curve = r.get("curve") or []
@@ -480,6 +499,7 @@ def plot(results, path):
                             label=name)
     axes[0].set_xlabel("training minutes (evaluation excluded)")
     axes[1].set_xlabel("images seen")
+    axes[1].xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     axes[0].set_ylabel("KID x1000 (+- std)")
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -489,17 +509,45 @@ def plot(results, path):
     fig.suptitle(f"ViTGAN ablation, {RECIPE}, EMA generator: KID on {s['curve_samples']} "
                  f"(last point {s['kid_samples']}) generated images")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"), suffix=".png")
-    plt.close(fig)
+    _save_png(fig, path)
+
+
+def plot_discriminator(results, path):
+    """d_vs_time.png: D's loss and Lipschitz estimate against training minutes, per variant."""
+    plt = _pyplot()
+    fig, (loss_ax, lip_ax) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120)
+    for name, r in results["variants"].items():
+        losses = [p for p in r.get("losses") or [] if "d_loss" in p]
+        if losses:
+            loss_ax.plot([p["train_minutes"] for p in losses], [p["d_loss"] for p in losses],
+                         marker=".", label=name)
+        lipschitz = r.get("lipschitz") or []
+        if lipschitz:
+            lip_ax.plot([p["train_minutes"] for p in lipschitz], [p["lipschitz"] for p in lipschitz],
+                        marker=".", label=name)
+    loss_ax.axhline(2.0 * math.log(2.0), color="gray", linestyle="--", linewidth=1,
+                    label="log 4 (D at chance)")
+    loss_ax.set_ylabel("D loss (mean over each logging interval)")
+    lip_ax.set_ylabel("D's largest Jacobian norm (16 real images)")
+    lip_ax.set_yscale("log")
+    for ax in (loss_ax, lip_ax):
+        ax.set_xlabel("training minutes (evaluation excluded)")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
+    fig.suptitle(f"ViTGAN ablation, {RECIPE}: the discriminator over training")
+    fig.tight_layout()
+    _save_png(fig, path)
 
 
 def write_outputs(out, results):
-    """results.json, ablation.md and kid_vs_time.png, each written atomically."""
+    """results.json, ablation.md, kid_vs_time.png and d_vs_time.png, each written atomically."""
     from vitgan_tf.training.callbacks import atomic_write_text  # noqa: PLC0415
 
     atomic_write_text(os.path.join(out, RESULTS), json.dumps(results, indent=2, allow_nan=True))
     atomic_write_text(os.path.join(out, TABLE), markdown(results))
     plot(results, os.path.join(out, PLOT))
+    plot_discriminator(results, os.path.join(out, D_PLOT))
 
 
 # === Main ===
@@ -538,14 +586,18 @@ def main(argv=None, extractor=None):
               "or another config; rerun with the same options, or use --overwrite", file=sys.stderr)
         return 2
 
-    results = {
-        "command": shlex.join(["python", "bench/ablation.py", *argv]),
-        "machine": machine_info(), **comparable,
-        "variants": dict(previous["variants"]) if previous else {},
-    }
-    if previous:
+    finished = {n for n, r in (previous or {}).get("variants", {}).items() if r.get("status") == "done"}
+    todo = [n for n in names if n not in finished]
+    if previous and not todo:  # nothing to train: the results stay those of the commands that made them
+        results = previous
+    else:
+        results = {
+            "command": shlex.join(["python", "bench/ablation.py", *argv]),
+            "machine": machine_info(), **comparable,
+            "variants": dict(previous["variants"]) if previous else {},
+        }
+    if previous and todo:
         results["earlier_commands"] = previous.get("earlier_commands", []) + [previous.get("command")]
-    todo = [n for n in names if results["variants"].get(n, {}).get("status") != "done"]
     print(f"ablation: {len(todo)} variant(s) to run ({', '.join(todo) or 'none'}), "
           f"{settings['minutes']:g} training minutes each, out {args.out}", flush=True)
     if todo:

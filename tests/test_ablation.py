@@ -235,9 +235,24 @@ class AblationScriptTest(TestCase):
         for name in names:
             self.assertEqual(sum(line.startswith(f"| {name} | ") for line in table.splitlines()), 1)
         self.assertIn("--smoke --out", table)
-        with Image.open(os.path.join(out, "kid_vs_time.png")) as plot:
-            plot.verify()
-            self.assertEqual(plot.format, "PNG")
+        self.assertIn("(d_vs_time.png)", table)
+        for name in ("kid_vs_time.png", "d_vs_time.png"):
+            with Image.open(os.path.join(out, name)) as plot:
+                plot.verify()
+                self.assertEqual(plot.format, "PNG")
+
+        # --resume with every asked variant finished trains nothing, keeps the results (and the
+        # command that made them) and rewrites the table and plots.
+        for name in ("ablation.md", "kid_vs_time.png", "d_vs_time.png"):
+            os.remove(os.path.join(out, name))
+        code, err = run_main(["--smoke", "--out", out, "--resume", "--variants", names[0]], pooled_pixels)
+        self.assertEqual(code, 0, err)
+        with open(os.path.join(out, "results.json")) as f:
+            self.assertEqual(json.load(f), results)
+        with open(os.path.join(out, "ablation.md")) as f:
+            self.assertEqual(f.read(), table)
+        for name in ("kid_vs_time.png", "d_vs_time.png"):
+            self.assertTrue(os.path.isfile(os.path.join(out, name)), name)
 
         # Existing results are not clobbered.
         code, err = run_main(["--smoke", "--out", out, "--variants", "full"], pooled_pixels)
