@@ -596,8 +596,8 @@ def main(argv=None, extractor=None):
             "machine": machine_info(), **comparable,
             "variants": dict(previous["variants"]) if previous else {},
         }
-    if previous and todo:
-        results["earlier_commands"] = previous.get("earlier_commands", []) + [previous.get("command")]
+        if previous:
+            results["earlier_commands"] = previous.get("earlier_commands", []) + [previous.get("command")]
     print(f"ablation: {len(todo)} variant(s) to run ({', '.join(todo) or 'none'}), "
           f"{settings['minutes']:g} training minutes each, out {args.out}", flush=True)
     if todo:
