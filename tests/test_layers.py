@@ -267,6 +267,28 @@ class ImprovedSpectralNormalizationTest(TestCase):
 
     def test_config(self):
         self.run_config_roundtrip(self.make_layer(power_iterations=2, use_init_scale=False))
+        self.run_config_roundtrip(self.make_layer(equalized_lr=True, gain=0.5))
+
+    def test_equalized_lr_draws_unit_kernel_and_scales_sigma_init(self):
+        for layer, fan_in in ((self.make_layer(equalized_lr=True, gain=0.5), 20),
+                              (layers.ImprovedSpectralNormalization(
+                                  keras.layers.Conv2D(16, 4), equalized_lr=True), 4 * 4 * 3)):
+            if not layer.built:
+                layer.build((None, 9, 9, 3))
+            raw = layer.kernel.numpy()
+            self.assertAllClose(raw.std(), 1.0, atol=0.15)  # N(0, 1), not the layer's glorot
+            expected = layer.gain / math.sqrt(fan_in) * top_singular_value(raw)
+            self.assertAllClose(layer.sigma_init.numpy(), expected, rtol=1e-5)
+            # The effective kernel has that norm (the power iteration starts converged).
+            self.assertAllClose(top_singular_value(layer.normalized_kernel().numpy()), expected,
+                                rtol=1e-4)
+        # Plain SN with an equalized kernel still targets 1.
+        plain = self.make_layer(equalized_lr=True, use_init_scale=False)
+        self.assertAllClose(top_singular_value(plain.normalized_kernel().numpy()), 1.0, rtol=1e-4)
+        with self.assertRaisesRegex(ValueError, "gain=0"):
+            layers.ImprovedSpectralNormalization(keras.layers.Dense(2), gain=0)
+        with self.assertRaisesRegex(ValueError, "spectral_norm"):
+            layers.DiscriminatorBlock(2, 12, spectral_norm=None, equalized_lr=True)
 
 
 class SelfModulatedLayerNormTest(TestCase):

@@ -55,6 +55,39 @@ class PresetShapesTest(TestCase):
         for wrapper in [l for l in _all_layers(disc) if isinstance(l, layers.ImprovedSpectralNormalization)]:
             self.assertEqual(float(wrapper.sigma_init.numpy()), 1.0)
 
+    def test_each_projection_sigma_at_init_is_what_its_parametrisation_claims(self):
+        # numpy SVD of every D projection at init: glorot ISN keeps the
+        # initializer's norm (0.3-ish for the 8x8 patch conv, below 1); under
+        # the equalized learning rate it is gain / sqrt(fan_in) * sigma(raw),
+        # gain 1 except W_qk's temperature gain (2 sqrt(d_h))^-1/2.
+        for equalized in (False, True):
+            disc = Discriminator.from_preset("tiny", equalized_lr=equalized)
+            for wrapper in [l for l in _all_layers(disc)
+                            if isinstance(l, layers.ImprovedSpectralNormalization)]:
+                raw = wrapper.kernel.numpy()
+                sigma_raw = np.linalg.svd(raw.reshape(-1, raw.shape[-1]), compute_uv=False)[0]
+                claim = sigma_raw
+                if equalized:
+                    gain = 1.0
+                    if "query_key" in wrapper.name:
+                        gain = (2.0 * np.sqrt(disc.hidden_dim // disc.num_heads)) ** -0.5
+                    claim = gain / np.sqrt(np.prod(raw.shape[:-1])) * sigma_raw
+                with self.subTest(equalized=equalized, layer=wrapper.path):
+                    self.assertAllClose(float(wrapper.sigma_init.numpy()), claim, rtol=1e-5)
+                    effective = wrapper.normalized_kernel().numpy()
+                    self.assertAllClose(
+                        np.linalg.svd(effective.reshape(-1, effective.shape[-1]),
+                                      compute_uv=False)[0], claim, rtol=1e-4)
+        # Equalized: every projection but W_qk (and the 1-wide logit) sits near 2.
+        disc = Discriminator.from_preset("fashion_mnist", depth=1, hidden_dim=128, mlp_dim=256,
+                                         num_heads=4, equalized_lr=True)
+        sigmas = {w.name: float(w.sigma_init.numpy()) for w in _all_layers(disc)
+                  if isinstance(w, layers.ImprovedSpectralNormalization)}
+        for name, sigma in sigmas.items():
+            low, high = ((0.5, 0.7) if "query_key" in name else (0.8, 1.3) if "logit" in name
+                         else (1.5, 2.6))
+            self.assertBetween(sigma, low, high, name)
+
 
 def _all_layers(model):
     """Every layer nested in `model` (Keras 3 `_flatten_layers`)."""

@@ -16,13 +16,24 @@ def check_spectral_norm(spectral_norm):
     return check_choice("spectral_norm", spectral_norm, SPECTRAL_NORM_CHOICES)
 
 
-def maybe_spectral_norm(layer, spectral_norm):
-    """Wraps `layer` in ISN (`"isn"`), plain SN (`"sn"`) or nothing (`None`)."""
+def maybe_spectral_norm(layer, spectral_norm, equalized_lr=False, gain=1.0):
+    """Wraps `layer` in ISN (`"isn"`), plain SN (`"sn"`) or nothing (`None`).
+
+    `equalized_lr` and `gain` go to `ImprovedSpectralNormalization`; they
+    need a spectral norm (`ValueError` with `None`).
+    """
     if check_spectral_norm(spectral_norm) is None:
+        if equalized_lr:
+            raise ValueError(
+                "`equalized_lr=True` is implemented by the spectral-norm wrapper; it needs "
+                "spectral_norm='isn' or 'sn'. Received: spectral_norm=None"
+            )
         return layer
     return ImprovedSpectralNormalization(
         layer,
         use_init_scale=spectral_norm == "isn",
+        equalized_lr=equalized_lr,
+        gain=gain,
         name=f"{spectral_norm}_{layer.name}",
     )
 
@@ -39,6 +50,7 @@ class _SelfAttention(keras.layers.Layer):
         use_bias=True,
         spectral_norm=None,
         kernel_initializer="glorot_uniform",
+        equalized_lr=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -49,8 +61,11 @@ class _SelfAttention(keras.layers.Layer):
         self.use_bias = use_bias
         self.spectral_norm = check_spectral_norm(spectral_norm)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.equalized_lr = bool(equalized_lr)
+        if self.equalized_lr and self.spectral_norm is None:
+            raise ValueError("`equalized_lr=True` needs spectral_norm='isn' or 'sn'.")
 
-    def _dense(self, units, name, initializer=None):
+    def _dense(self, units, name, initializer=None, gain=1.0):
         dense = keras.layers.Dense(
             units,
             use_bias=self.use_bias,
@@ -58,7 +73,7 @@ class _SelfAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name=name,
         )
-        return maybe_spectral_norm(dense, self.spectral_norm)
+        return maybe_spectral_norm(dense, self.spectral_norm, self.equalized_lr, gain)
 
     def _split_heads(self, x, head_dim):
         # [B, T, H * d] -> [B, H, T, d]
@@ -92,6 +107,7 @@ class _SelfAttention(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+                "equalized_lr": self.equalized_lr,
             }
         )
         return config
@@ -136,6 +152,10 @@ class L2MultiHeadAttention(_SelfAttention):
         query_key_initializer: initializer of W_qk, default None:
             `VarianceScaling(1 / (2 sqrt(key_dim)), "fan_in", "uniform")`
             (see "Initial temperature").
+        equalized_lr: bool, default False. Equalized learning rate for every
+            projection (see `ImprovedSpectralNormalization`; needs a
+            spectral norm): gain 1, and for W_qk the gain
+            `(2 sqrt(key_dim))^-1/2` of the initial temperature above.
 
     Call arguments:
         inputs: `[batch, tokens, features]`.
@@ -165,8 +185,10 @@ class L2MultiHeadAttention(_SelfAttention):
         query_key_initializer = self.query_key_initializer or keras.initializers.VarianceScaling(
             scale=1.0 / (2.0 * math.sqrt(self.key_dim)), mode="fan_in", distribution="uniform"
         )
+        # Under an equalized learning rate W_qk keeps the initial temperature.
+        temperature_gain = (2.0 * math.sqrt(self.key_dim)) ** -0.5
         self.query_key_dense = self._dense(
-            self.num_heads * self.key_dim, "query_key", query_key_initializer
+            self.num_heads * self.key_dim, "query_key", query_key_initializer, temperature_gain
         )
         self.query_key_dense.build(input_shape)
         self.value_dense = self._dense(self.num_heads * value_dim, "value")

@@ -93,6 +93,8 @@ class DiscriminatorBlock(keras.layers.Layer):
             (the naive ViT discriminator, for ablations).
         spectral_norm: `"isn"` (default), `"sn"` or None.
         epsilon: float, default 1e-6. LayerNorm epsilon.
+        equalized_lr: bool, default False. Equalized learning rate of every
+            projection (see `ImprovedSpectralNormalization`).
 
     Call arguments:
         inputs: `[batch, tokens, hidden]`.
@@ -103,7 +105,8 @@ class DiscriminatorBlock(keras.layers.Layer):
     """
 
     def __init__(
-        self, num_heads, mlp_dim, attention="l2", spectral_norm="isn", epsilon=1e-6, **kwargs
+        self, num_heads, mlp_dim, attention="l2", spectral_norm="isn", epsilon=1e-6,
+        equalized_lr=False, **kwargs
     ):
         super().__init__(**kwargs)
         self.num_heads = check_positive_int("num_heads", num_heads)
@@ -111,6 +114,9 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.attention_type = check_choice("attention", attention, ATTENTION_TYPES)
         self.spectral_norm = check_spectral_norm(spectral_norm)
         self.epsilon = float(epsilon)
+        self.equalized_lr = bool(equalized_lr)
+        if self.equalized_lr and self.spectral_norm is None:
+            raise ValueError("`equalized_lr=True` needs spectral_norm='isn' or 'sn'.")
 
     def build(self, input_shape):
         hidden = input_shape[-1]
@@ -124,6 +130,7 @@ class DiscriminatorBlock(keras.layers.Layer):
             self.num_heads,
             hidden // self.num_heads,
             spectral_norm=self.spectral_norm,
+            equalized_lr=self.equalized_lr,
             dtype=policy,
             name="attention",
         )
@@ -135,10 +142,12 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.mlp_in = maybe_spectral_norm(
             keras.layers.Dense(self.mlp_dim, activation="gelu", dtype=policy, name="mlp_in"),
             self.spectral_norm,
+            self.equalized_lr,
         )
         self.mlp_in.build(input_shape)
         self.mlp_out = maybe_spectral_norm(
-            keras.layers.Dense(hidden, dtype=policy, name="mlp_out"), self.spectral_norm
+            keras.layers.Dense(hidden, dtype=policy, name="mlp_out"), self.spectral_norm,
+            self.equalized_lr,
         )
         self.mlp_out.build(tuple(input_shape[:-1]) + (self.mlp_dim,))
 
@@ -159,6 +168,7 @@ class DiscriminatorBlock(keras.layers.Layer):
                 "attention": self.attention_type,
                 "spectral_norm": self.spectral_norm,
                 "epsilon": self.epsilon,
+                "equalized_lr": self.equalized_lr,
             }
         )
         return config

@@ -1,5 +1,7 @@
 """Improved spectral normalization (ISN), ViTGAN section 4.1."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -19,6 +21,16 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
     non-trainable weight so it survives saving. With `use_init_scale=False`
     the target norm is 1 (plain spectral normalization, Miyato et al.).
 
+    Equalized learning rate (`equalized_lr=True`, Karras et al.): the raw
+    kernel is drawn N(0, 1) at build time and stands for the kernel
+    `gain / sqrt(fan_in) * W` (fan_in = prod(kernel.shape[:-1])). The
+    run-time constant cancels in `W / sigma(W)`, so it shows in two places
+    only: `sigma(W_init)` is that of the scaled kernel (about 1 + sqrt(fan_out
+    / fan_in) for `gain=1`, i.e. about 2 for a square layer, whatever the
+    layer's own initializer), and Adam, whose steps are about `lr` per entry,
+    turns a unit-scale kernel by about `lr` per step instead of
+    `lr / std(W_init)` (several percent per step for a small glorot kernel).
+
     The effective kernel is computed in the forward pass (gradients flow to
     the raw kernel); the raw kernel is never overwritten. `u` is updated only
     when `training=True`.
@@ -31,6 +43,10 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
         use_init_scale: bool, default True. Scale to `sigma(W_init)` (ISN);
             False scales to 1 (plain spectral normalization).
         epsilon: float, default 1e-12. Guards the vector normalisations.
+        equalized_lr: bool, default False. Re-draw the kernel N(0, 1) at
+            build and measure `sigma(W_init)` on `gain / sqrt(fan_in) * W`.
+        gain: float, default 1.0. The equalized kernel's gain (ignored
+            unless `equalized_lr`).
 
     Example:
 
@@ -48,9 +64,13 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
         power_iterations=1,
         use_init_scale=True,
         epsilon=1e-12,
+        equalized_lr=False,
+        gain=1.0,
         **kwargs,
     ):
         super().__init__(layer, **kwargs)
+        if not gain > 0:
+            raise ValueError(f"Expected `gain` > 0. Received: gain={gain}")
         if int(power_iterations) != power_iterations or power_iterations <= 0:
             raise ValueError(
                 "Expected `power_iterations` to be a positive integer. "
@@ -59,6 +79,8 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
         self.power_iterations = int(power_iterations)
         self.use_init_scale = bool(use_init_scale)
         self.epsilon = epsilon
+        self.equalized_lr = bool(equalized_lr)
+        self.gain = float(gain)
 
     def build(self, input_shape):
         if not self.layer.built:
@@ -88,13 +110,20 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
             dtype=self.variable_dtype,
             aggregation="mean",
         )
+        runtime_scale = 1.0
+        if self.equalized_lr:
+            fan_in = math.prod(kernel_shape[:-1])
+            runtime_scale = self.gain / math.sqrt(fan_in)
+            self.kernel.assign(keras.initializers.RandomNormal(0.0, 1.0)(
+                kernel_shape, dtype=self.kernel.dtype))
         # Exact top singular pair at initialisation: the power iteration then
         # starts converged, and sigma(W_init) is exact.
         matrix = ops.reshape(ops.cast(self.kernel, "float32"), self._matrix_shape)
         _, singular_values, v_t = ops.svd(matrix, full_matrices=False)
         self.vector_u.assign(ops.cast(v_t[:1], self.variable_dtype))
         if self.use_init_scale:
-            self.sigma_init.assign(ops.cast(singular_values[0], self.variable_dtype))
+            self.sigma_init.assign(
+                ops.cast(runtime_scale * singular_values[0], self.variable_dtype))
         self.built = True
 
     def _sigma_and_u(self, training):
@@ -137,6 +166,8 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
                 "power_iterations": self.power_iterations,
                 "use_init_scale": self.use_init_scale,
                 "epsilon": self.epsilon,
+                "equalized_lr": self.equalized_lr,
+                "gain": self.gain,
             }
         )
         return config

@@ -27,6 +27,9 @@ class Discriminator(presets.PresetModel):
         num_heads: int. Attention heads.
         attention: `"l2"` (default) or `"dot"` (naive ViT, for ablations).
         spectral_norm: `"isn"` (default), `"sn"` (plain, sigma = 1) or None.
+        equalized_lr: bool, default False. Equalized learning rate of every
+            projection (raw kernels N(0, 1), sigma(W_init) of the kernel
+            scaled by 1 / sqrt(fan_in); see `ImprovedSpectralNormalization`).
 
     Example:
 
@@ -38,7 +41,7 @@ class Discriminator(presets.PresetModel):
         arXiv 2107.04589, section 4.1.
     """
 
-    CONFIG_KEYS = presets.SHARED_KEYS + ("attention", "spectral_norm")
+    CONFIG_KEYS = presets.SHARED_KEYS + ("attention", "spectral_norm", "equalized_lr")
 
     def __init__(
         self,
@@ -51,6 +54,7 @@ class Discriminator(presets.PresetModel):
         num_heads,
         attention="l2",
         spectral_norm="isn",
+        equalized_lr=False,
         **kwargs,
     ):
         for arg, value in (("image_size", image_size), ("channels", channels),
@@ -61,17 +65,18 @@ class Discriminator(presets.PresetModel):
         # === Functional model ===
         images = keras.Input((image_size, image_size, channels), name="images")
         x = layers.OverlappingPatchEmbedding(
-            patch_size, hidden_dim, spectral_norm=spectral_norm, name="patch_embedding"
+            patch_size, hidden_dim, spectral_norm=spectral_norm, equalized_lr=equalized_lr,
+            name="patch_embedding",
         )(images)  # [B, L, hidden]
         x = layers.ClassTokenPositionEmbedding(name="class_token")(x)  # [B, L + 1, hidden]
         for i in range(depth):
             x = layers.DiscriminatorBlock(
                 num_heads, mlp_dim, attention=attention, spectral_norm=spectral_norm,
-                name=f"block_{i}",
+                equalized_lr=equalized_lr, name=f"block_{i}",
             )(x)
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="output_norm")(x[:, 0])
         logits = maybe_spectral_norm(
-            keras.layers.Dense(1, dtype="float32", name="logit"), spectral_norm
+            keras.layers.Dense(1, dtype="float32", name="logit"), spectral_norm, equalized_lr
         )(x)  # [B, 1]
         super().__init__(inputs=images, outputs=logits, **kwargs)
 
@@ -85,3 +90,4 @@ class Discriminator(presets.PresetModel):
         self.num_heads = num_heads
         self.attention = attention
         self.spectral_norm = spectral_norm
+        self.equalized_lr = equalized_lr
