@@ -1,11 +1,15 @@
 """Jacobian-norm estimates against exact numpy values."""
 
+import contextlib
+import io
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
-from vitgan_tf.lipschitz import LipschitzMonitor, jacobian_norm
+from vitgan_tf.lipschitz import LipschitzMonitor, class_token_parts, jacobian_norm
 from vitgan_tf.models import Discriminator
 
 
@@ -76,3 +80,33 @@ class LipschitzMonitorTest(TestCase):
             LipschitzMonitor(np.zeros((2, 3), "float32"))
         with self.assertRaisesRegex(ValueError, "every_n_steps=0"):
             LipschitzMonitor(np.zeros((1, 4, 4, 1), "float32"), every_n_steps=0)
+
+
+class ClassTokenPartsTest(TestCase):
+    def test_splits_the_token_that_feeds_the_logit(self):
+        disc = Discriminator.from_preset("tiny", depth=2)
+        x = np.random.default_rng(0).uniform(-1, 1, (6, 16, 16, 3)).astype("float32")
+        # The class token recomputed from D's own sub-layers, token 0 after the last block.
+        h = disc.get_layer("class_token")(disc.get_layer("patch_embedding")(x))
+        for i in range(disc.depth):
+            h = disc.get_layer(f"block_{i}")(h)
+        h = h.numpy()[:, 0]
+        logit = disc.get_layer("isn_logit")(disc.get_layer("output_norm")(h))
+        self.assertAllClose(logit, disc(x), atol=1e-5)  # the logit reads exactly this token
+        parts = class_token_parts(disc, x)
+        mean = h.mean(0)
+        image = np.sqrt(((h - mean) ** 2).sum(-1).mean())
+        self.assertAllClose(parts["constant"], np.linalg.norm(mean), rtol=1e-5)
+        self.assertAllClose(parts["image"], image, rtol=1e-5)
+        self.assertAllClose(parts["ratio"], np.linalg.norm(mean) / image, rtol=1e-5)
+        with self.assertRaisesRegex(ValueError, "B >= 2"):
+            class_token_parts(disc, x[:1])
+
+    def test_diagnose_cli_names_a_missing_run(self):
+        from recipes import diagnose_d
+
+        missing = os.path.join(self.get_temp_dir(), "no_run")
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            self.assertEqual(diagnose_d.main([missing]), 2)
+        self.assertIn("config.json not found", stderr.getvalue())

@@ -128,3 +128,35 @@ class LipschitzMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.history:
             logs["lipschitz_d"] = self.history[-1][1]
+
+
+def class_token_parts(discriminator, images):
+    """How much of D's class token depends on the image: (constant, image) norms.
+
+    D's logit reads `LayerNorm(h_cls)`, `h_cls` the class token after the
+    last block (`[B, hidden]`, the input of the `output_norm` layer). Split it
+    over the batch into its mean `c = mean_b h_b` (the image-independent part,
+    fed by the class token, position embeddings and biases, none of them
+    spectrally normalised) and the deviations `h_b - c`. A constant part much
+    larger than the image part makes the LayerNorm divide the image signal
+    away: D's output flattens whatever the spectral norms of its projections.
+
+    Args:
+        discriminator: a `vitgan_tf.models.Discriminator`.
+        images: `[B, H, W, C]` images, B >= 2.
+
+    Returns:
+        dict of Python floats: `constant` = ||c||, `image` =
+        sqrt(mean_b ||h_b - c||^2), and `ratio` = constant / image.
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    if images.shape.rank != 4 or images.shape[0] < 2:
+        raise ValueError(f"Expected images [B >= 2, H, W, C]. Received shape {images.shape}")
+    norm = discriminator.get_layer("output_norm")
+    probe = keras.Model(discriminator.inputs, norm.input)
+    h = tf.cast(probe(images, training=False), tf.float32)  # [B, hidden]
+    constant = tf.reduce_mean(h, axis=0)
+    image = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(h - constant), axis=-1)))
+    constant = tf.norm(constant)
+    return {"constant": float(constant), "image": float(image),
+            "ratio": float(constant / tf.maximum(image, 1e-12))}
