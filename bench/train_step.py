@@ -20,6 +20,7 @@ backward 2x, input-only backward 1x), the ratio to a float32 4096x4096
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import sys
@@ -47,29 +48,79 @@ MODES = {
 }
 
 
-def matmul_peak_gflops(size=4096, iters=5):
-    """float32 GFLOP/s of a size x size matmul (median of `iters`)."""
+PEAK_SIZES = (512, 1024, 2048, 4096)
+
+
+def matmul_gflops(size, iters=5):
+    """float32 GFLOP/s of a size x size `tf.matmul` (median of `iters`)."""
     a = tf.random.normal((size, size))
     b = tf.random.normal((size, size))
     matmul = tf.function(lambda: tf.matmul(a, b))
     matmul().numpy()
+    repeats = max(1, (4096 // size) ** 3 // 8)  # >= ~10 ms per timing at small sizes
     times = []
     for _ in range(iters):
         start = time.perf_counter()
-        matmul().numpy()
-        times.append(time.perf_counter() - start)
+        for _ in range(repeats):
+            out = matmul()
+        out.numpy()
+        times.append((time.perf_counter() - start) / repeats)
     return 2 * size ** 3 / statistics.median(times) / 1e9
 
 
-def bench_one(preset, batch, compile_mode, precision, mode, warmup, iters):
+def matmul_peak(sizes=PEAK_SIZES):
+    """(peak GFLOP/s, {size: GFLOP/s}): the best float32 matmul rate over `sizes`."""
+    rates = {size: matmul_gflops(size) for size in sizes}
+    return max(rates.values()), rates
+
+
+def cpu_model():
+    """The CPU's model name (from /proc/cpuinfo), or platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def recipe_config(recipe, batch, precision, overrides=()):
+    """The resolved config of `recipe` at `batch` (its own model and GAN settings)."""
+    from recipes.train import resolve_config  # noqa: PLC0415
+
+    sets = [f"train.precision={PRECISIONS[precision]}", *overrides]
+    return resolve_config(recipe, batch_size=batch, sets=sets)
+
+
+def build(source, batch, compile_mode, precision, mode, overrides=()):
+    """A compiled `ViTGAN` of `source` ("preset:NAME" or "recipe:NAME") in `mode`."""
+    kind, name = source.split(":", 1)
+    if kind == "preset":
+        gen = Generator.from_preset(name)
+        disc = Discriminator.from_preset(name)
+        gan = ViTGAN(gen, disc, seed=0, **MODES[mode])
+        gan.compile(jit_compile=compile_mode == "xla", run_eagerly=compile_mode == "eager")
+        return gan
+    from vitgan_tf.training import run  # noqa: PLC0415
+
+    config = recipe_config(name, batch, precision, overrides)
+    config["gan"].update(MODES[mode])
+    config["train"]["jit_compile"] = compile_mode == "xla"
+    gan = run.build_gan(config)
+    if compile_mode == "eager":
+        gan.compile(g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer, run_eagerly=True)
+    return gan
+
+
+def bench_one(source, batch, compile_mode, precision, mode, warmup, iters, overrides=()):
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     keras.mixed_precision.set_global_policy(PRECISIONS[precision])
     try:
-        gen = Generator.from_preset(preset)
-        disc = Discriminator.from_preset(preset)
-        gan = ViTGAN(gen, disc, seed=0, **MODES[mode])
-        gan.compile(jit_compile=compile_mode == "xla", run_eagerly=compile_mode == "eager")
+        gan = build(source, batch, compile_mode, precision, mode, overrides)
+        gen, disc = gan.generator, gan.discriminator
         x = np.random.RandomState(0).uniform(
             -1, 1, (batch, gen.image_size, gen.image_size, gen.channels)).astype("float32")
         start = time.perf_counter()
@@ -82,28 +133,52 @@ def bench_one(preset, batch, compile_mode, precision, mode, warmup, iters):
             logs = gan.train_on_batch(x, return_dict=True)
             times.append(time.perf_counter() - start)
         median = statistics.median(times)
+        bcr = gan.use_bcr
         return {
-            "preset": preset, "batch": batch, "compile": compile_mode, "precision": precision,
-            "mode": mode, "images_per_s": batch / median, "step_ms": 1000 * median,
-            "warmup_s": warmup_s, "iters": iters,
+            "source": source, "batch": batch, "compile": compile_mode, "precision": precision,
+            "mode": mode, "overrides": list(overrides), "images_per_s": batch / median,
+            "step_ms": 1000 * median, "warmup_s": warmup_s, "iters": iters,
             "model_gflop_per_image": flops.training_iteration_flops(
-                gen.get_config(), disc.get_config(), 1, bcr=mode == "full") / 1e9,
+                gen.get_config(), disc.get_config(), 1, bcr=bcr) / 1e9,
             "gflops_per_s": flops.training_iteration_flops(
-                gen.get_config(), disc.get_config(), batch, bcr=mode == "full") / median / 1e9,
+                gen.get_config(), disc.get_config(), batch, bcr=bcr) / median / 1e9,
             "finite": bool(np.all(np.isfinite(list(logs.values())))),
         }
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
+def has_bf16():
+    """True where the CPU has AVX512-BF16 (fast bfloat16 matmuls); see `cpu_flags`."""
+    return "avx512_bf16" in cpu_flags()
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cifar10")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--source", default="preset:cifar10,recipe:fashion_mnist",
+                        help="comma list of preset:NAME (bare preset) or recipe:NAME (the "
+                             "recipe's model and GAN settings)")
+    parser.add_argument("--preset", help="shorthand for --source preset:NAME")
+    parser.add_argument("--batch-size", default="32", help="comma list of batch sizes")
     parser.add_argument("--compile", default="function,xla", help=f"comma list of {COMPILE}")
     parser.add_argument("--precision", default="float32",
                         help=f"comma list of {sorted(PRECISIONS)}")
     parser.add_argument("--mode", default="minimal,full", help=f"comma list of {sorted(MODES)}")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe config override for recipe: sources (repeatable)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--json", help="also write the rows as JSON to this file")
@@ -115,51 +190,66 @@ def main(argv=None):
             check_output_file(args.json, "--json")  # before minutes of timing
         except ValueError as e:
             parser.error(str(e))
+    sources = [f"preset:{args.preset}"] if args.preset else args.source.split(",")
     compiles = args.compile.split(",")
     precisions = args.precision.split(",")
     modes = args.mode.split(",")
+    try:
+        batches = [int(b) for b in args.batch_size.split(",")]
+    except ValueError:
+        parser.error(f"--batch-size: expected a comma list of integers, got {args.batch_size!r}")
     for value, choices, flag in ((compiles, COMPILE, "--compile"),
                                  (precisions, PRECISIONS, "--precision"),
                                  (modes, MODES, "--mode")):
         bad = [v for v in value if v not in choices]
         if bad:
             parser.error(f"{flag}: unknown {bad}; choices {sorted(choices)}")
+    for source in sources:
+        kind, _, name = source.partition(":")
+        if kind not in ("preset", "recipe") or not name:
+            parser.error(f"--source: expected preset:NAME or recipe:NAME, got {source!r}")
 
-    peak = matmul_peak_gflops()
+    peak, rates = matmul_peak()
+    cpu = cpu_model()
+    bf16 = has_bf16()
     rows = []
-    print(f"# {args.preset}, batch {args.batch_size}, {os.cpu_count()} CPU(s), "
-          f"TF {tf.__version__}, Keras {keras.__version__}; "
-          f"float32 matmul-4096 peak {peak:.1f} GFLOP/s")
-    header = ("mode", "compile", "precision", "images/s", "step ms", "GFLOP/s", "% peak", "warm-up s")
+    print(f"# CPU {cpu} ({os.cpu_count()} CPU(s), AVX512-BF16: {'yes' if bf16 else 'no'}), "
+          f"TF {tf.__version__}, Keras {keras.__version__}")
+    print("# float32 tf.matmul GFLOP/s: " + ", ".join(f"{n}: {r:.1f}" for n, r in rates.items())
+          + f"; peak (best) {peak:.1f}")
+    header = ("source", "batch", "mode", "compile", "precision", "images/s", "step ms",
+              "GFLOP/s", "% peak", "warm-up s")
     print("| " + " | ".join(header) + " |")
     print("|" + " --- |" * len(header))
-    for mode in modes:
-        for precision in precisions:
-            for compile_mode in compiles:
-                row = bench_one(args.preset, args.batch_size, compile_mode, precision, mode,
-                                args.warmup, args.iters)
-                row["peak_gflops_per_s"] = peak
-                row["peak_ratio"] = row["gflops_per_s"] / peak
-                rows.append(row)
-                print(f"| {mode} | {compile_mode} | {precision} | {row['images_per_s']:.1f} | "
-                      f"{row['step_ms']:.0f} | {row['gflops_per_s']:.1f} | "
-                      f"{100 * row['peak_ratio']:.1f} | {row['warmup_s']:.1f} |", flush=True)
+    for source in sources:
+        overrides = args.set if source.startswith("recipe:") else ()
+        for batch in batches:
+            for mode in modes:
+                for precision in precisions:
+                    for compile_mode in compiles:
+                        row = bench_one(source, batch, compile_mode, precision, mode,
+                                        args.warmup, args.iters, overrides)
+                        row["peak_gflops_per_s"] = peak
+                        row["peak_ratio"] = row["gflops_per_s"] / peak
+                        rows.append(row)
+                        print(f"| {source} | {batch} | {mode} | {compile_mode} | {precision} | "
+                              f"{row['images_per_s']:.1f} | {row['step_ms']:.0f} | "
+                              f"{row['gflops_per_s']:.1f} | {100 * row['peak_ratio']:.1f} | "
+                              f"{row['warmup_s']:.1f} |", flush=True)
     peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"# peak RSS {peak_rss_gb:.2f} GB (this process, all rows)")
-    summary = {"matmul_peak_gflops": peak, "peak_rss_gb": peak_rss_gb, "rows": rows}
-    for mode in modes:  # per mode, the fastest row
-        best = max((r for r in rows if r["mode"] == mode), key=lambda r: r["images_per_s"])
-        summary[mode] = {
-            "images_per_s": best["images_per_s"],
-            "model_gflop_per_image": best["model_gflop_per_image"],
-            "model_gflops": best["gflops_per_s"],
-            "peak_ratio": best["peak_ratio"],
-            "compile": best["compile"],
-            "precision": best["precision"],
-        }
-        print(f"# {mode}: best {best['images_per_s']:.1f} images/s ({best['compile']}, "
-              f"{best['precision']}), {best['model_gflop_per_image']:.2f} GFLOP/image, "
-              f"{100 * best['peak_ratio']:.1f}% of peak")
+    summary = {"cpu": cpu, "avx512_bf16": bf16, "matmul_gflops_by_size": rates,
+               "matmul_peak_gflops": peak, "peak_rss_gb": peak_rss_gb, "rows": rows}
+    for source in sources:
+        for mode in modes:  # per source and mode, the fastest row
+            best = max((r for r in rows if r["mode"] == mode and r["source"] == source),
+                       key=lambda r: r["images_per_s"])
+            summary.setdefault(source, {})[mode] = {
+                key: best[key] for key in ("images_per_s", "batch", "compile", "precision",
+                                           "model_gflop_per_image", "peak_ratio")}
+            print(f"# {source} {mode}: best {best['images_per_s']:.1f} images/s (batch "
+                  f"{best['batch']}, {best['compile']}, {best['precision']}), "
+                  f"{100 * best['peak_ratio']:.1f}% of peak")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)

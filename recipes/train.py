@@ -38,23 +38,41 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def resolve(args):
-    """The resolved config of the parsed arguments."""
+def resolve_config(recipe, steps=None, batch_size=None, strategy=None, sets=(), updates=None):
+    """The resolved, validated config of `recipe` with command-line style overrides.
+
+    Args:
+        recipe: str, a name of `recipes.RECIPES`.
+        steps, batch_size, strategy: the `--steps`, `--batch-size`, `--strategy` values, or None.
+        sets: iterable of `"key.path=value"` strings (`--set`).
+        updates: dict or None, merged into the recipe's config before `sets`
+            (e.g. an ablation variant's overrides).
+
+    Raises:
+        ValueError naming the bad recipe, key or value.
+    """
     from recipes import get_config
     from vitgan_tf.training import run
 
-    config = run.merge(run.base_config(), get_config(args.recipe))
-    if args.steps is not None:
-        config["train"]["steps"] = args.steps
-    if args.batch_size is not None:
-        config["data"]["batch_size"] = args.batch_size
-    if args.strategy is not None:
-        config["train"]["strategy"] = args.strategy
-    for assignment in args.set:
+    config = run.merge(run.base_config(), get_config(recipe))
+    if updates:
+        config = run.merge(config, updates)
+    if steps is not None:
+        config["train"]["steps"] = steps
+    if batch_size is not None:
+        config["data"]["batch_size"] = batch_size
+    if strategy is not None:
+        config["train"]["strategy"] = strategy
+    for assignment in sets:
         run.set_key(config, assignment)
     run.validate(config)
     run.schedule(config)
     return config
+
+
+def resolve(args):
+    """The resolved config of the parsed arguments."""
+    return resolve_config(args.recipe, args.steps, args.batch_size, args.strategy, args.set)
 
 
 def main(argv=None):
