@@ -19,7 +19,7 @@ from tests.test_case import TestCase
 from vitgan_tf import data as data_lib
 from vitgan_tf.lipschitz import jacobian_norm
 from vitgan_tf.models import Discriminator, Generator
-from vitgan_tf.training import ViTGAN, callbacks, losses, run
+from vitgan_tf.training import ViTGAN, augment, callbacks, losses, run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_RUN = {
@@ -86,6 +86,37 @@ class TrainStepTest(TestCase):
         for ema, old, new in zip(gan.ema_generator.get_weights(), ema_before, g_after):
             self.assertAllClose(ema, new + decay * (old - new), atol=1e-6)
         self.assertTrue(any(np.abs(a - b).max() > 0 for a, b in zip(g_before, g_after)))
+
+    def test_bcr_term_equals_recomputation_on_the_steps_own_draws(self):
+        # With DiffAugment and bCR on: d_loss = adversarial + lambda * bCR term, where the
+        # term is recomputed by a twin from the draws the step makes (same seed), and the
+        # bCR weight changes d_loss by exactly lambda x that term.
+        x = real_batch()
+        logs, terms = {}, {}
+        for lam in (0.0, 1.0, 10.0):
+            keras.utils.set_random_seed(0)
+            gan = make_gan(bcr_real=lam, bcr_fake=lam)
+            keras.utils.set_random_seed(0)
+            twin = make_gan(bcr_real=1.0, bcr_fake=1.0)
+            for a, b in ((twin.generator, gan.generator), (twin.discriminator, gan.discriminator)):
+                a.set_weights(b.get_weights())
+            draws = twin.sample_randomness(8)
+            d = lambda images: twin.discriminator(images, training=False).numpy()  # noqa: E731
+            real_view = augment.apply_params(x, draws["aug_real"])
+            fake_view = augment.apply_params(twin.generator(draws["z_d"], training=True),
+                                             draws["aug_fake"])
+            real_logits, fake_logits = d(real_view), d(fake_view)
+            adversarial = float(losses.nonsaturating_discriminator_loss(real_logits, fake_logits))
+            term = (np.mean((real_logits - d(augment.apply_params(real_view, draws["bcr_real"]))) ** 2)
+                    + np.mean((fake_logits - d(augment.apply_params(fake_view, draws["bcr_fake"]))) ** 2))
+            logs[lam] = gan.train_on_batch(x, return_dict=True)
+            terms[lam] = term
+            self.assertAllClose(logs[lam]["d_loss"], adversarial + lam * term, rtol=1e-4, atol=1e-6)
+            self.assertAllClose(logs[lam]["bcr"], lam * term, rtol=1e-4, atol=1e-7)
+        self.assertGreater(terms[10.0], 1e-6)  # the views really differ
+        for lam in (1.0, 10.0):
+            self.assertAllClose(logs[lam]["d_loss"] - logs[0.0]["d_loss"], lam * terms[lam],
+                                rtol=1e-3, atol=1e-6)
 
     def test_bcr_tracker_and_isn_vectors_update(self):
         gan = make_gan()
@@ -186,6 +217,28 @@ class RunFolderTest(TestCase):
             self.assertEqual(open(os.path.join(out, name), "rb").read(), before[name], name)
         with open(os.path.join(out, "config.json")) as f:
             self.assertEqual(json.load(f)["train"]["steps"], 4)
+
+    def test_train_minutes_stops_at_an_interval_end_and_a_spent_budget_trains_no_more(self):
+        # A budget far below one step: the run stops at the first log_every boundary
+        # (step 2 of an upper bound of 1000), and re-running the same config trains nothing.
+        config = run.merge(TINY_RUN, {"train": {"steps": 1000, "train_minutes": 1e-5}})
+        out = os.path.join(self.get_temp_dir(), "budget")
+        gan = run.train(config, out, verbose=0)
+        self.assertEqual(callbacks.current_step(gan), 2)
+        records = callbacks.read_metrics(os.path.join(out, "metrics.jsonl"))
+        self.assertEqual([r["step"] for r in records], [2])
+        self.assertEqual(json.load(open(os.path.join(out, "checkpoints", "state.json"))), {"step": 2})
+        before = {name: os.path.getmtime(os.path.join(out, name))
+                  for name in ("metrics.jsonl", "checkpoints/state.json")}
+        again = run.train(config, out, verbose=0)
+        self.assertEqual(callbacks.current_step(again), 0)  # not even restored: nothing to do
+        self.assertEqual(before, {name: os.path.getmtime(os.path.join(out, name)) for name in before})
+        # A larger budget may be given on resume (train.train_minutes is resumable): it trains on.
+        more = run.merge(config, {"train": {"train_minutes": 1e-5 + 1e-9 + records[0]["train_time"] / 60}})
+        resumed = run.train(more, out, verbose=0)
+        self.assertEqual(callbacks.current_step(resumed), 4)
+        with self.assertRaisesRegex(ValueError, "train_minutes"):
+            run.validate(run.merge(run.base_config(), {"train": {"train_minutes": -1}}))
 
     def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(self):
         gan = make_gan()

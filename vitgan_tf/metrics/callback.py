@@ -39,6 +39,9 @@ class FIDCallback(keras.callbacks.Callback):
         verbose: int, default 1. 1 prints the results, 2 also progress bars.
         initial_step: int, default 0. Steps done before this `fit` (a resumed
             run), so that evaluations stay at multiples of `every_n_steps`.
+        final_trigger: callable returning bool, or None. Also evaluate at a
+            batch end where it returns True (e.g. a training-time budget that
+            has just stopped the run: `lambda: budget.exhausted`).
 
     Example:
     >>> gan.fit(ds, callbacks=[FIDCallback("fashion_mnist", every_n_steps=2000,
@@ -50,7 +53,7 @@ class FIDCallback(keras.callbacks.Callback):
 
     def __init__(self, dataset, split="train", every_n_steps=5000, num_samples=10000,
                  kid_samples=2000, real_samples=None, batch_size=50, seed=0, extractor=None,
-                 generator_attr="ema_generator", verbose=1, initial_step=0):
+                 generator_attr="ema_generator", verbose=1, initial_step=0, final_trigger=None):
         super().__init__()
         for name, value in (("every_n_steps", every_n_steps), ("num_samples", num_samples),
                             ("batch_size", batch_size)):
@@ -76,6 +79,7 @@ class FIDCallback(keras.callbacks.Callback):
             raise ValueError(f"Expected `initial_step` >= 0. Received: initial_step={initial_step!r}")
         self._step = initial_step
         self._pending = {}
+        self.final_trigger = final_trigger
         self.history = []  # [(step, {name: value})]
 
     def _generator(self):
@@ -113,7 +117,8 @@ class FIDCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
-        if self._step % self.every_n_steps:
+        final = self.final_trigger is not None and self.final_trigger()
+        if self._step % self.every_n_steps and not final:
             return
         results = self.evaluate()
         self.history.append((self._step, results))

@@ -252,6 +252,11 @@ class TrainTimeBudget(keras.callbacks.Callback):
     Args:
         seconds: float > 0 or None, default None (measure, never stop).
         clock: callable returning seconds, default `time.perf_counter`.
+        every_n_steps: int or None, default None. Stop only at a step that is
+            a multiple of it (the end of a run's logging interval, so the
+            last epoch is whole and checkpoints, backups and metrics stay at
+            interval boundaries); training may then run up to that many steps
+            past the budget.
 
     Example:
 
@@ -260,12 +265,15 @@ class TrainTimeBudget(keras.callbacks.Callback):
     >>> budget.elapsed, budget.steps
     """
 
-    def __init__(self, seconds=None, clock=time.perf_counter):
+    def __init__(self, seconds=None, clock=time.perf_counter, every_n_steps=None):
         super().__init__()
         if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
             raise ValueError(f"Expected `seconds` > 0 or None. Received: seconds={seconds!r}")
+        if every_n_steps is not None and (not isinstance(every_n_steps, int) or every_n_steps <= 0):
+            raise ValueError(f"Expected `every_n_steps` > 0 or None. Received: {every_n_steps!r}")
         self.seconds = None if seconds is None else float(seconds)
         self.clock = clock
+        self.every_n_steps = every_n_steps
         self.elapsed = 0.0
         self.steps = 0
         self.max_step_seconds = 0.0
@@ -283,6 +291,9 @@ class TrainTimeBudget(keras.callbacks.Callback):
         self.elapsed += duration
         self.steps += 1
         self.max_step_seconds = max(self.max_step_seconds, duration)
-        if self.seconds is not None and self.elapsed >= self.seconds:
-            self.exhausted = True
-            self.model.stop_training = True
+        if self.seconds is None or self.elapsed < self.seconds:
+            return
+        if self.every_n_steps and current_step(self.model) % self.every_n_steps:
+            return  # stop at the end of a logging interval (a whole Keras epoch)
+        self.exhausted = True
+        self.model.stop_training = True

@@ -35,7 +35,7 @@ LIPSCHITZ_BATCH = 16
 EVAL_DATASETS = ("fashion_mnist",)
 
 # Keys that may change when resuming a run (everything else must match).
-RESUMABLE_KEYS = ("train.steps",)
+RESUMABLE_KEYS = ("train.steps", "train.train_minutes")
 
 
 def base_config():
@@ -53,6 +53,9 @@ def base_config():
         "optimizer": {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99},
         "train": {
             "steps": 1000, "log_every": 100, "sample_every": 500, "num_samples": 64,
+            # Training-time budget in minutes (train steps alone, summed over resumes; the
+            # run stops at the first log_every boundary past it); None: train.steps only.
+            "train_minutes": None,
             "lipschitz_every": None,  # None: every log_every steps; 0: off
             # FID/KID of the EMA G against real training images (vitgan_tf.metrics):
             "eval_every": 0,  # steps between evaluations (a multiple of log_every); 0: off
@@ -107,6 +110,10 @@ def validate(config):
     for key in ("steps", "log_every", "sample_every"):
         if not isinstance(train[key], int) or train[key] <= 0:
             raise ValueError(f"Expected a positive integer train.{key}. Received: {train[key]!r}")
+    minutes = train.get("train_minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
+                                or not minutes > 0):
+        raise ValueError(f"Expected train.train_minutes > 0 or null. Received: {minutes!r}")
     every = train.get("lipschitz_every")
     if every is not None and (not isinstance(every, int) or every < 0):
         raise ValueError(f"Expected train.lipschitz_every >= 0 or None. Received: {every!r}")
@@ -308,7 +315,15 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
             seed=config["seed"], start_step=start_step,
         )
         checkpoint_dir = os.path.join(out_dir, "checkpoints")
-        timer = callbacks_lib.TrainTimeBudget()  # first: times the train steps alone
+        budget = None
+        if train_cfg.get("train_minutes"):
+            budget = train_cfg["train_minutes"] * 60.0 - previous_train_time(metrics_path, start_step)
+            if budget <= 0:
+                print(f"{out_dir}: the training-time budget of {train_cfg['train_minutes']} min "
+                      "is already spent; nothing to train")
+                return gan
+        # First: times the train steps alone; stops at the budget, at an epoch end.
+        timer = callbacks_lib.TrainTimeBudget(budget, every_n_steps=steps_per_epoch)
         run_callbacks = [
             timer,
             callbacks_lib.NaNGuard(checkpoint_dir if chief else None),
@@ -329,7 +344,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
                     fixed_batch, every_n_steps=lipschitz_every,
                     log_dir=os.path.join(tb_dir, "lipschitz")))
             # Before the JSONL and TensorBoard writers, which then record the results.
-            run_callbacks += evaluation_callbacks(config, start_step)
+            run_callbacks += evaluation_callbacks(config, start_step, timer)
             run_callbacks += [
                 callbacks_lib.Checkpoint(checkpoint_dir),
                 callbacks_lib.MetricsLogger(metrics_path, images_per_step=batch, timer=timer),
@@ -345,7 +360,15 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     return gan
 
 
-def evaluation_callbacks(config, start_step):
+def previous_train_time(metrics_path, step):
+    """Seconds of training time recorded in `metrics_path` up to `step` (0 if none)."""
+    if not step or not os.path.exists(metrics_path):
+        return 0.0
+    records = [r for r in callbacks_lib.read_metrics(metrics_path) if r["step"] <= step]
+    return float(records[-1].get("train_time") or 0.0) if records else 0.0
+
+
+def evaluation_callbacks(config, start_step, timer=None):
     """`FIDCallback`s of `train.eval_every` and `train.final_eval_samples`.
 
     Every `eval_every` steps: FID and KID on `eval_samples` generated images
@@ -375,7 +398,9 @@ def evaluation_callbacks(config, start_step):
                                **common))
     if final:
         kid = min(train_cfg["eval_samples"], final) if train_cfg["eval_every"] else 0
-        out.append(FIDCallback(every_n_steps=steps, num_samples=final, kid_samples=kid, **common))
+        trigger = (lambda: timer.exhausted) if timer is not None else None
+        out.append(FIDCallback(every_n_steps=steps, num_samples=final, kid_samples=kid,
+                               final_trigger=trigger, **common))
     return out
 
 
