@@ -33,9 +33,15 @@ def parse_args(argv=None):
                         help="tf.distribute strategy (train.strategy)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config entry, e.g. --set gan.bcr_real=5 (repeatable)")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="no FID/KID evaluations (train.eval_every=0, train.final_eval_samples=0)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved config, build the models, train nothing")
     return parser.parse_args(argv)
+
+
+# Inception feature rate assumed by the up-front estimate (2 CPU cores: 20-40 images/s).
+ESTIMATE_IMAGES_PER_SECOND = 25.0
 
 
 def resolve_config(recipe, steps=None, batch_size=None, strategy=None, sets=(), updates=None):
@@ -45,6 +51,8 @@ def resolve_config(recipe, steps=None, batch_size=None, strategy=None, sets=(), 
         recipe: str, a name of `recipes.RECIPES`.
         steps, batch_size, strategy: the `--steps`, `--batch-size`, `--strategy` values, or None.
         sets: iterable of `"key.path=value"` strings (`--set`).
+            When `steps` cuts the recipe short, `train.final_eval_samples`
+            shrinks to `train.eval_samples` unless `sets` names it.
         updates: dict or None, merged into the recipe's config before `sets`
             (e.g. an ablation variant's overrides).
 
@@ -57,6 +65,7 @@ def resolve_config(recipe, steps=None, batch_size=None, strategy=None, sets=(), 
     config = run.merge(run.base_config(), get_config(recipe))
     if updates:
         config = run.merge(config, updates)
+    recipe_steps = config["train"]["steps"]
     if steps is not None:
         config["train"]["steps"] = steps
     if batch_size is not None:
@@ -65,6 +74,11 @@ def resolve_config(recipe, steps=None, batch_size=None, strategy=None, sets=(), 
         config["train"]["strategy"] = strategy
     for assignment in sets:
         run.set_key(config, assignment)
+    train = config["train"]
+    explicit = {a.split("=", 1)[0].strip() for a in sets}
+    if steps is not None and steps < recipe_steps and "train.final_eval_samples" not in explicit:
+        # A run cut short gets a short final evaluation, as the periodic ones.
+        train["final_eval_samples"] = min(train["final_eval_samples"], train["eval_samples"])
     run.validate(config)
     run.schedule(config)
     return config
@@ -72,7 +86,30 @@ def resolve_config(recipe, steps=None, batch_size=None, strategy=None, sets=(), 
 
 def resolve(args):
     """The resolved config of the parsed arguments."""
-    return resolve_config(args.recipe, args.steps, args.batch_size, args.strategy, args.set)
+    sets = list(args.set)
+    if getattr(args, "no_eval", False):
+        sets += ["train.eval_every=0", "train.final_eval_samples=0"]
+    return resolve_config(args.recipe, args.steps, args.batch_size, args.strategy, sets)
+
+
+def evaluation_estimate(config):
+    """One line: the evaluations a run of `config` will make, and their rough cost."""
+    train = config["train"]
+    every, final = train["eval_every"], train["final_eval_samples"]
+    if not every and not final:
+        return "evaluations: none"
+    periodic = train["steps"] // every if every else 0
+    images = periodic * train["eval_samples"] + final + train["eval_real_samples"]
+    minutes = images / ESTIMATE_IMAGES_PER_SECOND / 60.0
+    parts = []
+    if periodic:
+        parts.append(f"FID/KID on {train['eval_samples']} generated images every {every} steps "
+                     f"(up to {periodic})")
+    if final:
+        parts.append(f"FID on {final} at the last step")
+    return (f"evaluations: {'; '.join(parts)}; {train['eval_real_samples']} real images once "
+            f"(cached): up to ~{images} images through Inception, about {minutes:.0f} min at "
+            f"{ESTIMATE_IMAGES_PER_SECOND:g} images/s; --no-eval skips them")
 
 
 def main(argv=None):
@@ -88,6 +125,7 @@ def main(argv=None):
     strategy = run.make_strategy(config["train"]["strategy"])
     out = args.out or os.path.join("runs", args.recipe)
     print(json.dumps(config, indent=2, sort_keys=True))
+    print(evaluation_estimate(config), flush=True)
     if args.dry_run:
         with strategy.scope():
             gan = run.build_gan(config)

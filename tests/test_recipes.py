@@ -60,3 +60,21 @@ class RecipesTest(TestCase):
             config = run.base_config()
             run.set_key(config, "train.precision=float64")
             run.validate(config)
+
+
+class EvaluationScheduleTest(TestCase):
+    def test_steps_cut_short_shrink_the_final_evaluation_and_no_eval_drops_them(self):
+        full = cli.resolve_config("fashion_mnist")
+        self.assertEqual(full["train"]["final_eval_samples"], 10000)
+        short = cli.resolve_config("fashion_mnist", steps=200)
+        self.assertEqual(short["train"]["final_eval_samples"], full["train"]["eval_samples"])
+        kept = cli.resolve_config("fashion_mnist", steps=200, sets=["train.final_eval_samples=5000"])
+        self.assertEqual(kept["train"]["final_eval_samples"], 5000)
+        off = cli.resolve(cli.parse_args(["fashion_mnist", "--steps", "200", "--no-eval"]))
+        self.assertEqual((off["train"]["eval_every"], off["train"]["final_eval_samples"]), (0, 0))
+        self.assertEqual(cli.evaluation_estimate(off), "evaluations: none")
+        line = cli.evaluation_estimate(short)
+        # 2000 generated + 10000 real images at the assumed rate.
+        minutes = 12000 / cli.ESTIMATE_IMAGES_PER_SECOND / 60
+        self.assertIn(f"~12000 images through Inception, about {minutes:.0f} min", line)
+        self.assertIn("--no-eval", line)
