@@ -466,6 +466,24 @@ class OverlappingPatchEmbeddingTest(TestCase):
         with self.assertRaisesRegex(ValueError, "10x10 is not divisible by patch_size=4"):
             layers.OverlappingPatchEmbedding(4, 4).build((None, 10, 10, 3))
 
+    def test_window_glorot_initialises_the_linear_map_of_flattened_windows(self):
+        from vitgan_tf.layers.utils import WindowGlorotUniform
+
+        kernel = WindowGlorotUniform(seed=1)((8, 8, 1, 128)).numpy()
+        limit = math.sqrt(6.0 / (64 + 128))  # Dense glorot on the flattened 8x8x1 window
+        self.assertLessEqual(np.abs(kernel).max(), limit)
+        self.assertGreater(np.abs(kernel).max(), 0.95 * limit)
+        self.assertAllClose(kernel.std(), limit / math.sqrt(3), rtol=0.05)
+        conv = layers.OverlappingPatchEmbedding(4, 128, spectral_norm="isn")
+        conv.build((None, 16, 16, 1))
+        windowed = layers.OverlappingPatchEmbedding(
+            4, 128, spectral_norm="isn", kernel_initializer="vitgan_tf>WindowGlorotUniform")
+        windowed.build((None, 16, 16, 1))
+        # Conv2D's glorot counts the window in fan-out too: sigma(W_init) ~0.3, not ~2.
+        self.assertLess(float(conv.projection.sigma_init.numpy()), 0.4)
+        self.assertBetween(float(windowed.projection.sigma_init.numpy()), 1.5, 2.3)
+        self.run_config_roundtrip(windowed)
+
     def test_class_token_position_embedding(self):
         layer = layers.ClassTokenPositionEmbedding()
         x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from vitgan_tf.layers.attention import check_spectral_norm, maybe_spectral_norm
-from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.layers.utils import check_positive_int, clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
@@ -26,6 +26,11 @@ class OverlappingPatchEmbedding(keras.layers.Layer):
             projection (needs a spectral norm; sigma(W_init) about 2.4 for
             P = 4, C = 1, 128 wide, instead of glorot's 0.3, whose fan-out
             counts the window area).
+        kernel_initializer: initializer of the projection, default
+            `"glorot_uniform"` (Conv2D's: its fan-out counts the window area,
+            sigma(W_init) about 0.3 for P = 4, C = 1, 128 wide);
+            `"vitgan_tf>WindowGlorotUniform"` initialises it as the linear map
+            of flattened windows that it is (sigma about 2).
 
     Call arguments:
         inputs: images `[batch, H, W, C]`, H and W multiples of P.
@@ -37,7 +42,8 @@ class OverlappingPatchEmbedding(keras.layers.Layer):
         Lee et al., ViTGAN section 4.1 ("Overlapping image patches").
     """
 
-    def __init__(self, patch_size, hidden_dim, spectral_norm=None, equalized_lr=False, **kwargs):
+    def __init__(self, patch_size, hidden_dim, spectral_norm=None, equalized_lr=False,
+                 kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.patch_size = check_positive_int("patch_size", patch_size)
         if self.patch_size % 2:
@@ -50,6 +56,7 @@ class OverlappingPatchEmbedding(keras.layers.Layer):
         self.equalized_lr = bool(equalized_lr)
         if self.equalized_lr and self.spectral_norm is None:
             raise ValueError("`equalized_lr=True` needs spectral_norm='isn' or 'sn'.")
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -70,6 +77,7 @@ class OverlappingPatchEmbedding(keras.layers.Layer):
                 kernel_size=2 * self.patch_size,
                 strides=self.patch_size,
                 padding="valid",
+                kernel_initializer=clone_initializer(self.kernel_initializer),
                 dtype=self.dtype_policy,
                 name="projection",
             ),
@@ -98,6 +106,7 @@ class OverlappingPatchEmbedding(keras.layers.Layer):
                 "hidden_dim": self.hidden_dim,
                 "spectral_norm": self.spectral_norm,
                 "equalized_lr": self.equalized_lr,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             }
         )
         return config

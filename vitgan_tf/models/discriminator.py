@@ -30,6 +30,9 @@ class Discriminator(presets.PresetModel):
         equalized_lr: bool, default False. Equalized learning rate of every
             projection (raw kernels N(0, 1), sigma(W_init) of the kernel
             scaled by 1 / sqrt(fan_in); see `ImprovedSpectralNormalization`).
+        patch_kernel_initializer: str, default `"glorot_uniform"`. Initializer
+            of the patch projection (see `OverlappingPatchEmbedding`); with
+            ISN it sets that layer's target norm.
 
     Example:
 
@@ -41,7 +44,8 @@ class Discriminator(presets.PresetModel):
         arXiv 2107.04589, section 4.1.
     """
 
-    CONFIG_KEYS = presets.SHARED_KEYS + ("attention", "spectral_norm", "equalized_lr")
+    CONFIG_KEYS = presets.SHARED_KEYS + ("attention", "spectral_norm", "equalized_lr",
+                                         "patch_kernel_initializer")
 
     def __init__(
         self,
@@ -55,6 +59,7 @@ class Discriminator(presets.PresetModel):
         attention="l2",
         spectral_norm="isn",
         equalized_lr=False,
+        patch_kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         for arg, value in (("image_size", image_size), ("channels", channels),
@@ -66,7 +71,7 @@ class Discriminator(presets.PresetModel):
         images = keras.Input((image_size, image_size, channels), name="images")
         x = layers.OverlappingPatchEmbedding(
             patch_size, hidden_dim, spectral_norm=spectral_norm, equalized_lr=equalized_lr,
-            name="patch_embedding",
+            kernel_initializer=patch_kernel_initializer, name="patch_embedding",
         )(images)  # [B, L, hidden]
         x = layers.ClassTokenPositionEmbedding(name="class_token")(x)  # [B, L + 1, hidden]
         for i in range(depth):
@@ -91,3 +96,4 @@ class Discriminator(presets.PresetModel):
         self.attention = attention
         self.spectral_norm = spectral_norm
         self.equalized_lr = equalized_lr
+        self.patch_kernel_initializer = patch_kernel_initializer
