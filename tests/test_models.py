@@ -239,5 +239,6 @@ class FlopsTest(TestCase):
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_has_all_keys(name):
     keys = set(Generator.CONFIG_KEYS) | set(Discriminator.CONFIG_KEYS)
-    optional = {"mapping_lr_multiplier", "decoder_activation", "attention", "spectral_norm"}
+    optional = {"mapping_lr_multiplier", "decoder_activation", "attention", "spectral_norm",
+                "equalized_lr", "patch_kernel_initializer"}
     assert keys - optional <= set(PRESETS[name]), sorted(keys - optional - set(PRESETS[name]))

@@ -30,9 +30,13 @@ class Discriminator(presets.PresetModel):
         equalized_lr: bool, default False. Equalized learning rate of every
             projection (raw kernels N(0, 1), sigma(W_init) of the kernel
             scaled by 1 / sqrt(fan_in); see `ImprovedSpectralNormalization`).
-        patch_kernel_initializer: str, default `"glorot_uniform"`. Initializer
-            of the patch projection (see `OverlappingPatchEmbedding`); with
-            ISN it sets that layer's target norm.
+        patch_kernel_initializer: str, default
+            `"vitgan_tf>WindowGlorotUniform"`: the patch projection initialised
+            as the linear map of flattened windows that the paper describes,
+            so ISN keeps its norm at ~2 like the other projections.
+            `"glorot_uniform"` (Conv2D's glorot, whose fan-out counts the
+            window area) gives ~0.3, which halved KID's quality in
+            docs/quality/root_cause.md.
 
     Example:
 
@@ -59,7 +63,7 @@ class Discriminator(presets.PresetModel):
         attention="l2",
         spectral_norm="isn",
         equalized_lr=False,
-        patch_kernel_initializer="glorot_uniform",
+        patch_kernel_initializer="vitgan_tf>WindowGlorotUniform",
         **kwargs,
     ):
         for arg, value in (("image_size", image_size), ("channels", channels),
