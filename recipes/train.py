@@ -98,18 +98,24 @@ def evaluation_estimate(config):
     every, final = train["eval_every"], train["final_eval_samples"]
     if not every and not final:
         return "evaluations: none"
-    periodic = train["steps"] // every if every else 0
-    images = periodic * train["eval_samples"] + final + train["eval_real_samples"]
-    minutes = images / ESTIMATE_IMAGES_PER_SECOND / 60.0
+    rate = ESTIMATE_IMAGES_PER_SECOND
+
+    def minutes(images):
+        return f"~{images / rate / 60:.1f} min"
+
     parts = []
-    if periodic:
+    if every and train["steps"] // every:
+        count = f"up to {train['steps'] // every}"
+        if train.get("train_minutes"):
+            count += f", fewer if the {train['train_minutes']:g}-min budget ends the run first"
         parts.append(f"FID/KID on {train['eval_samples']} generated images every {every} steps "
-                     f"(up to {periodic})")
+                     f"({count}), {minutes(train['eval_samples'])} each")
     if final:
-        parts.append(f"FID on {final} at the last step")
-    return (f"evaluations: {'; '.join(parts)}; {train['eval_real_samples']} real images once "
-            f"(cached): up to ~{images} images through Inception, about {minutes:.0f} min at "
-            f"{ESTIMATE_IMAGES_PER_SECOND:g} images/s; --no-eval skips them")
+        parts.append(f"FID on {final} at the last step, {minutes(final)}")
+    parts.append(f"{train['eval_real_samples']} real images once (then cached), "
+                 f"{minutes(train['eval_real_samples'])}")
+    return (f"evaluations: {'; '.join(parts)} (Inception at an assumed {rate:g} images/s); "
+            "--no-eval skips them")
 
 
 def main(argv=None):

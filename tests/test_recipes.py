@@ -74,7 +74,9 @@ class EvaluationScheduleTest(TestCase):
         self.assertEqual((off["train"]["eval_every"], off["train"]["final_eval_samples"]), (0, 0))
         self.assertEqual(cli.evaluation_estimate(off), "evaluations: none")
         line = cli.evaluation_estimate(short)
-        # 2000 generated + 10000 real images at the assumed rate.
-        minutes = 12000 / cli.ESTIMATE_IMAGES_PER_SECOND / 60
-        self.assertIn(f"~12000 images through Inception, about {minutes:.0f} min", line)
+        rate = cli.ESTIMATE_IMAGES_PER_SECOND
+        self.assertIn(f"FID on 2000 at the last step, ~{2000 / rate / 60:.1f} min", line)
+        self.assertIn(f"10000 real images once (then cached), ~{10000 / rate / 60:.1f} min", line)
         self.assertIn("--no-eval", line)
+        budgeted = cli.evaluation_estimate(full)
+        self.assertIn("fewer if the 120-min budget ends the run first", budgeted)
