@@ -20,7 +20,6 @@ backward 2x, input-only backward 1x), the ratio to a float32 4096x4096
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -33,6 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.models import flops  # noqa: E402
 from vitgan_tf.models.discriminator import Discriminator  # noqa: E402
@@ -72,18 +72,6 @@ def matmul_peak(sizes=PEAK_SIZES):
     """(peak GFLOP/s, {size: GFLOP/s}): the best float32 matmul rate over `sizes`."""
     rates = {size: matmul_gflops(size) for size in sizes}
     return max(rates.values()), rates
-
-
-def cpu_model():
-    """The CPU's model name (from /proc/cpuinfo), or platform.processor()."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def recipe_config(recipe, batch, precision, overrides=()):
@@ -148,22 +136,6 @@ def bench_one(source, batch, compile_mode, precision, mode, warmup, iters, overr
         keras.mixed_precision.set_global_policy("float32")
 
 
-def has_bf16():
-    """True where the CPU has AVX512-BF16 (fast bfloat16 matmuls); see `cpu_flags`."""
-    return "avx512_bf16" in cpu_flags()
-
-
-def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -210,11 +182,10 @@ def main(argv=None):
             parser.error(f"--source: expected preset:NAME or recipe:NAME, got {source!r}")
 
     peak, rates = matmul_peak()
-    cpu = cpu_model()
-    bf16 = has_bf16()
+    cpu = machine.cpu_signature()
+    bf16 = machine.has_avx512_bf16()
     rows = []
-    print(f"# CPU {cpu} ({os.cpu_count()} CPU(s), AVX512-BF16: {'yes' if bf16 else 'no'}), "
-          f"TF {tf.__version__}, Keras {keras.__version__}")
+    print(f"# CPU {cpu}, {os.cpu_count()} CPU(s), TF {tf.__version__}, Keras {keras.__version__}")
     print("# float32 tf.matmul GFLOP/s: " + ", ".join(f"{n}: {r:.1f}" for n, r in rates.items())
           + f"; peak (best) {peak:.1f}")
     header = ("source", "batch", "mode", "compile", "precision", "images/s", "step ms",

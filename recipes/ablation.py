@@ -503,24 +503,11 @@ def run_variant(key, config, settings, real, extractor, lipschitz_images, out, r
 
 
 def cpu_signature():
-    """This CPU as `"AMD EPYC (family 26, model 2, avx512_bf16 yes)"` (from /proc/cpuinfo).
+    """This CPU's `vitgan_tf.machine.cpu_signature`: runs with a training-time budget are
+    comparable only on CPUs with one signature."""
+    from vitgan_tf import machine  # noqa: PLC0415
 
-    Runs with a training-time budget are comparable only on CPUs with one signature.
-    """
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():
-                    break  # the first processor's block is enough
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    name = fields.get("model name") or platform.processor() or platform.machine()
-    bf16 = "yes" if "avx512_bf16" in fields.get("flags", "").split() else "no"
-    return (f"{name} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}, "
-            f"avx512_bf16 {bf16})")
+    return machine.cpu_signature()
 
 
 def machine_info():
@@ -528,13 +515,9 @@ def machine_info():
     import keras  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpu_signature": cpu_signature(), "cores": os.cpu_count(),
+    from vitgan_tf.machine import cpu_model  # noqa: PLC0415
+
+    return {"cpu": cpu_model(), "cpu_signature": cpu_signature(), "cores": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__}
 
