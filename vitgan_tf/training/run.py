@@ -268,6 +268,12 @@ def restored_step(backup_dir, steps_per_epoch):
 def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     """Trains `config` into `out_dir`; returns the `ViTGAN`.
 
+    With `train.train_minutes` the run stops at the first `log_every`
+    boundary past the budget (training time summed over resumes, read back
+    from `metrics.jsonl`). When a resumed run's budget is already spent,
+    nothing is trained or written and the returned `ViTGAN` is freshly
+    built: load the run's `checkpoints/` for its weights.
+
     Args:
         config: dict, a resolved config (see `base_config`).
         out_dir: str. The run folder (resumed when it holds the same config).
