@@ -16,18 +16,23 @@ def check_spectral_norm(spectral_norm):
     return check_choice("spectral_norm", spectral_norm, SPECTRAL_NORM_CHOICES)
 
 
+def check_equalized_lr(equalized_lr, spectral_norm):
+    """Returns `bool(equalized_lr)`; raises `ValueError` if it is set without a spectral norm
+    (the equalized learning rate is implemented by the spectral-norm wrapper)."""
+    if equalized_lr and spectral_norm is None:
+        raise ValueError("`equalized_lr=True` is implemented by the spectral-norm wrapper; it "
+                         "needs spectral_norm='isn' or 'sn'. Received: spectral_norm=None")
+    return bool(equalized_lr)
+
+
 def maybe_spectral_norm(layer, spectral_norm, equalized_lr=False, gain=1.0):
     """Wraps `layer` in ISN (`"isn"`), plain SN (`"sn"`) or nothing (`None`).
 
     `equalized_lr` and `gain` go to `ImprovedSpectralNormalization`; they
     need a spectral norm (`ValueError` with `None`).
     """
-    if check_spectral_norm(spectral_norm) is None:
-        if equalized_lr:
-            raise ValueError(
-                "`equalized_lr=True` is implemented by the spectral-norm wrapper; it needs "
-                "spectral_norm='isn' or 'sn'. Received: spectral_norm=None"
-            )
+    check_equalized_lr(equalized_lr, check_spectral_norm(spectral_norm))
+    if spectral_norm is None:
         return layer
     return ImprovedSpectralNormalization(
         layer,
@@ -61,9 +66,7 @@ class _SelfAttention(keras.layers.Layer):
         self.use_bias = use_bias
         self.spectral_norm = check_spectral_norm(spectral_norm)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.equalized_lr = bool(equalized_lr)
-        if self.equalized_lr and self.spectral_norm is None:
-            raise ValueError("`equalized_lr=True` needs spectral_norm='isn' or 'sn'.")
+        self.equalized_lr = check_equalized_lr(equalized_lr, self.spectral_norm)
 
     def _dense(self, units, name, initializer=None, gain=1.0):
         dense = keras.layers.Dense(

@@ -5,6 +5,7 @@ import keras
 from vitgan_tf.layers.attention import (
     DotProductMultiHeadAttention,
     L2MultiHeadAttention,
+    check_equalized_lr,
     check_spectral_norm,
     maybe_spectral_norm,
 )
@@ -114,9 +115,7 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.attention_type = check_choice("attention", attention, ATTENTION_TYPES)
         self.spectral_norm = check_spectral_norm(spectral_norm)
         self.epsilon = float(epsilon)
-        self.equalized_lr = bool(equalized_lr)
-        if self.equalized_lr and self.spectral_norm is None:
-            raise ValueError("`equalized_lr=True` needs spectral_norm='isn' or 'sn'.")
+        self.equalized_lr = check_equalized_lr(equalized_lr, self.spectral_norm)
 
     def build(self, input_shape):
         hidden = input_shape[-1]

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from vitgan_tf.layers.attention import check_spectral_norm, maybe_spectral_norm
+from vitgan_tf.layers.attention import check_equalized_lr, check_spectral_norm, maybe_spectral_norm
 from vitgan_tf.layers.utils import check_positive_int, clone_initializer
 
 
@@ -53,9 +53,7 @@ class OverlappingPatchEmbedding(keras.layers.Layer):
             )
         self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         self.spectral_norm = check_spectral_norm(spectral_norm)
-        self.equalized_lr = bool(equalized_lr)
-        if self.equalized_lr and self.spectral_norm is None:
-            raise ValueError("`equalized_lr=True` needs spectral_norm='isn' or 'sn'.")
+        self.equalized_lr = check_equalized_lr(equalized_lr, self.spectral_norm)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
