@@ -62,6 +62,66 @@ class RecipesTest(TestCase):
             run.validate(config)
 
 
+class ConfigKeysTest(TestCase):
+    """Unknown keys at any depth and wrong types are refused, naming the key."""
+
+    def assertRefused(self, pattern, sets=(), updates=None):
+        with self.assertRaisesRegex(ValueError, pattern):
+            cli.resolve_config("tiny", sets=sets, updates=updates)
+
+    def test_typos_in_model_sections_are_refused_with_the_choices(self):
+        self.assertRefused(r"Unknown config key 'model.shared.hiden_dim'.*'hidden_dim'",
+                           sets=["model.shared.hiden_dim=64"])
+        self.assertRefused(r"Unknown config key 'model.generator.zdim'.*'z_dim'",
+                           sets=["model.generator.zdim=8"])
+        # A generator-only argument is not a shared one.
+        self.assertRefused(r"Unknown config key 'model.shared.z_dim'", sets=["model.shared.z_dim=8"])
+        # The same typos from a recipe's dict, not only from --set.
+        self.assertRefused(r"Unknown config key 'model.discriminator.atention'",
+                           updates={"model": {"discriminator": {"atention": "dot"}}})
+        self.assertRefused(r"Unknown config key 'train.stpes'.*'steps'",
+                           updates={"train": {"stpes": 3}})
+        self.assertRefused(r"Unknown config key 'gann' \(at the top level\)", updates={"gann": {}})
+        self.assertRefused(r"Unknown model.preset 'cifar100'", sets=["model.preset=cifar100"])
+        self.assertRefused(r"'gan.bcr_real' is not a section", updates={"gan": {"bcr_real": {"x": 1}}})
+
+    def test_wrong_types_are_refused_naming_the_key(self):
+        self.assertRefused(r"'gan.augment_p' expects a float.*'high' \(str\)", sets=["gan.augment_p=high"])
+        self.assertRefused(r"'train.steps' expects a int.*2.5 \(float\)", sets=["train.steps=2.5"])
+        self.assertRefused(r"'gan.ema_rampup' expects a bool.*1 \(int\)", sets=["gan.ema_rampup=1"])
+        self.assertRefused(r"'model.shared.depth' expects a int.*'two'", sets=["model.shared.depth=two"])
+        self.assertRefused(r"'model.discriminator.equalized_lr' expects a bool",
+                           sets=["model.discriminator.equalized_lr=0"])
+        self.assertRefused(r"'gan.bcr_real' expects a float.*null", sets=["gan.bcr_real=null"])
+
+    def test_accepted_values(self):
+        config = cli.resolve_config("tiny", sets=[
+            "gan.bcr_real=1",  # an int where a float is expected
+            "gan.ema_decay=null",  # documented: no EMA update
+            "train.jit_compile=false", "model.discriminator.attention=dot",
+            "model.generator.z_dim=8", "model.shared.depth=2",
+        ])
+        self.assertEqual((config["gan"]["bcr_real"], config["gan"]["ema_decay"]), (1, None))
+        gan = run.build_gan(config)
+        self.assertEqual((gan.generator.depth, gan.discriminator.depth, gan.generator.z_dim), (2, 2, 8))
+        self.assertEqual(gan.discriminator.attention, "dot")
+
+    def test_defaults_come_from_the_classes(self):
+        import inspect
+
+        from vitgan_tf.training.gan import ViTGAN, default_optimizer
+
+        signature = inspect.signature(ViTGAN.__init__).parameters
+        gan_defaults = run.base_config()["gan"]
+        self.assertEqual(gan_defaults, {k: signature[k].default for k in gan_defaults})
+        self.assertEqual(set(gan_defaults) | {"self", "generator", "discriminator", "ema_generator",
+                                              "seed", "kwargs"}, set(signature))
+        adam = default_optimizer()
+        optimizer = run.base_config()["optimizer"]
+        self.assertAllClose([optimizer["g_lr"], optimizer["d_lr"], optimizer["beta_1"], optimizer["beta_2"]],
+                            [adam.learning_rate.numpy()] * 2 + [adam.beta_1, adam.beta_2])
+
+
 class EvaluationScheduleTest(TestCase):
     def test_steps_cut_short_shrink_the_final_evaluation_and_no_eval_drops_them(self):
         full = cli.resolve_config("fashion_mnist")

@@ -11,9 +11,9 @@ from vitgan_tf.training import augment, losses
 TRACKER_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "bcr")
 
 
-def default_optimizer(learning_rate=2e-3, name=None):
+def default_optimizer(learning_rate=2e-3, beta_1=0.0, beta_2=0.99, name=None):
     """Adam(lr, beta_1=0, beta_2=0.99): ViTGAN's (and StyleGAN2's) optimizer."""
-    return keras.optimizers.Adam(learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8, name=name)
+    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=1e-8, name=name)
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")

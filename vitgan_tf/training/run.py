@@ -10,6 +10,7 @@ sees (at once for indexed sources, by replaying a tfds stream; see
 """
 
 import copy
+import inspect
 import json
 import os
 
@@ -18,16 +19,25 @@ import tensorflow as tf
 
 from vitgan_tf import data as data_lib
 from vitgan_tf.models.discriminator import Discriminator
+from vitgan_tf.models import presets
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.io import atomic_write_text
 from vitgan_tf.lipschitz import LipschitzMonitor
 from vitgan_tf.training import callbacks as callbacks_lib
-from vitgan_tf.training.gan import ViTGAN
+from vitgan_tf.training.gan import ViTGAN, default_optimizer
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
-# Dict-valued config entries that accept new keys from `--set`.
-OPEN_SECTIONS = ("model.shared", "model.generator", "model.discriminator")
+# Model sections: the keys each accepts (constructor arguments; `shared` goes to both).
+MODEL_SECTIONS = {
+    "model.shared": presets.SHARED_KEYS,
+    "model.generator": Generator.CONFIG_KEYS,
+    "model.discriminator": Discriminator.CONFIG_KEYS,
+}
+# Keys that may also be null (their defaults are not).
+NULLABLE_KEYS = ("gan.ema_decay",)
+# Types accepted besides the default's own (an initializer may be a Keras config dict).
+EXTRA_TYPES = {"patch_kernel_initializer": (dict,), "jit_compile": (bool,)}
 # Real images on which LipschitzMonitor estimates D's Jacobian norm.
 LIPSCHITZ_BATCH = 16
 
@@ -38,19 +48,30 @@ EVAL_DATASETS = ("fashion_mnist",)
 RESUMABLE_KEYS = ("train.steps", "train.train_minutes")
 
 
+def _defaults(function, skip=()):
+    """{argument: default} of `function`'s keyword arguments with a default."""
+    return {
+        name: param.default for name, param in inspect.signature(function).parameters.items()
+        if param.default is not inspect.Parameter.empty and name not in skip
+    }
+
+
 def base_config():
-    """Every key of a run config with its default (the paper's recipe)."""
+    """Every key of a run config with its default (the paper's recipe).
+
+    `gan` and `optimizer` defaults are read from `ViTGAN` and
+    `default_optimizer`, so they live in one place; `model.*` sections hold
+    overrides of the preset (keys: `MODEL_SECTIONS`).
+    """
+    adam = _defaults(default_optimizer, skip=("name",))
     return {
         "recipe": None,
         "seed": 0,
         "model": {"preset": "tiny", "shared": {}, "generator": {}, "discriminator": {}},
         "data": {"source": "synthetic", "batch_size": 128},
-        "gan": {
-            "bcr_real": 10.0, "bcr_fake": 10.0, "r1_gamma": 0.0,
-            "augment_policy": "color,translation,cutout,scaling", "augment_p": 0.8,
-            "bcr_policy": "translation", "ema_decay": 0.999, "ema_rampup": True,
-        },
-        "optimizer": {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99},
+        "gan": _defaults(ViTGAN.__init__, skip=("ema_generator", "seed", "kwargs")),
+        "optimizer": {"g_lr": adam["learning_rate"], "d_lr": adam["learning_rate"],
+                      "beta_1": adam["beta_1"], "beta_2": adam["beta_2"]},
         "train": {
             "steps": 1000, "log_every": 100, "sample_every": 500, "num_samples": 64,
             # Training-time budget in minutes (train steps alone, summed over resumes; the
@@ -98,14 +119,95 @@ def set_key(config, assignment):
             raise ValueError(f"Unknown config key {'.'.join(parts[:depth + 1])!r} in --set {assignment!r}")
         node = node[part]
     parent, leaf = ".".join(parts[:-1]), parts[-1]
-    if not isinstance(node, dict) or (leaf not in node and parent not in OPEN_SECTIONS):
-        choices = sorted(node) if isinstance(node, dict) else []
-        raise ValueError(f"Unknown config key {path!r} in --set {assignment!r}. Choices: {choices}")
+    choices = _section_keys(parent, node)
+    if not isinstance(node, dict) or leaf not in choices:
+        raise ValueError(f"Unknown config key {path!r} in --set {assignment!r}. "
+                         f"Choices: {sorted(choices)}")
     node[leaf] = parse_value(text)
 
 
+def _section_keys(path, node):
+    """The keys section `path` accepts (`node`: its current dict)."""
+    if path in MODEL_SECTIONS:
+        return MODEL_SECTIONS[path]
+    return tuple(node) if isinstance(node, dict) else ()
+
+
+def _model_defaults(section, preset):
+    """{key: default} of a model section, from the preset and the constructors."""
+    preset = presets.get_preset(preset) if preset in presets.PRESETS else {}
+    owners = {"model.generator": (Generator,), "model.discriminator": (Discriminator,),
+              "model.shared": (Generator, Discriminator)}[section]
+    out = {}
+    for owner in owners:
+        out.update(_defaults(owner.__init__, skip=("kwargs",)))
+    out.update(preset)
+    return {key: out.get(key) for key in MODEL_SECTIONS[section]}
+
+
+def _type_name(value):
+    return "null" if value is None else type(value).__name__
+
+
+def _check_type(path, value, default):
+    """Raises ValueError naming `path` unless `value` has the type of `default`."""
+    leaf = path.rsplit(".", 1)[-1]
+    if default is None or (value is None and path in NULLABLE_KEYS):
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, (type(default),) + EXTRA_TYPES.get(leaf, ()))
+    if not ok:
+        raise ValueError(f"Config key {path!r} expects a {_type_name(default)} (like its default "
+                         f"{default!r}). Received: {value!r} ({_type_name(value)})")
+
+
+def check_keys(config, defaults=None, prefix=""):
+    """Refuses unknown keys at any depth and values of the wrong type, naming the key.
+
+    `defaults` is `base_config()` (at the top); model sections are checked
+    against the preset's values and the constructors' defaults.
+    """
+    defaults = base_config() if defaults is None else defaults
+    if not isinstance(config, dict):
+        raise ValueError(f"Config {prefix.rstrip('.') or 'root'} must be a dict. Received: {config!r}")
+    for key, value in config.items():
+        path = prefix + key
+        if path in MODEL_SECTIONS:
+            preset = config.get("preset")
+            section_defaults = _model_defaults(path, preset)
+            if not isinstance(value, dict):
+                raise ValueError(f"Config key {path!r} must be a dict. Received: {value!r}")
+            for leaf, leaf_value in value.items():
+                if leaf not in section_defaults:
+                    raise ValueError(f"Unknown config key {path + '.' + leaf!r}. "
+                                     f"Choices: {sorted(section_defaults)}")
+                _check_type(f"{path}.{leaf}", leaf_value, section_defaults[leaf])
+            continue
+        if key not in defaults:
+            where = f"in {prefix.rstrip('.')!r}" if prefix else "at the top level"
+            raise ValueError(f"Unknown config key {path!r} ({where}). Choices: {sorted(defaults)}")
+        default = defaults[key]
+        if isinstance(default, dict):
+            check_keys(value, default, path + ".")
+        elif isinstance(value, dict):
+            raise ValueError(f"Config key {path!r} is not a section. Received: {value!r}")
+        else:
+            _check_type(path, value, default)
+    if prefix == "model." and config.get("preset") not in presets.PRESETS:
+        raise ValueError(f"Unknown model.preset {config.get('preset')!r}. "
+                         f"Choices: {sorted(presets.PRESETS)}")
+
+
 def validate(config):
-    """Checks values that would otherwise fail late; raises ValueError quoting them."""
+    """Checks keys, types and values that would otherwise fail late; raises
+    ValueError naming the key."""
+    check_keys(config)
     train = config["train"]
     for key in ("steps", "log_every", "sample_every"):
         if not isinstance(train[key], int) or train[key] <= 0:
@@ -188,24 +290,16 @@ def build_gan(config):
     """Generator, discriminator and ViTGAN (compiled) of a resolved config."""
     model = config["model"]
     shared = model.get("shared", {})
-    generator = Generator.from_preset(
-        model["preset"],
-        **{k: v for k, v in shared.items() if k in Generator.CONFIG_KEYS},
-        **model.get("generator", {}),
-    )
+    generator = Generator.from_preset(model["preset"], **{**shared, **model.get("generator", {})})
     discriminator = Discriminator.from_preset(
-        model["preset"],
-        **{k: v for k, v in shared.items() if k in Discriminator.CONFIG_KEYS},
-        **model.get("discriminator", {}),
+        model["preset"], **{**shared, **model.get("discriminator", {})}
     )
     gan = ViTGAN(generator, discriminator, seed=config["seed"], **config["gan"])
     opt = config["optimizer"]
-    make = lambda lr, name: keras.optimizers.Adam(  # noqa: E731
-        lr, beta_1=opt["beta_1"], beta_2=opt["beta_2"], epsilon=1e-8, name=name
-    )
+    betas = dict(beta_1=opt["beta_1"], beta_2=opt["beta_2"])
     gan.compile(
-        g_optimizer=make(opt["g_lr"], "g_adam"),
-        d_optimizer=make(opt["d_lr"], "d_adam"),
+        g_optimizer=default_optimizer(opt["g_lr"], name="g_adam", **betas),
+        d_optimizer=default_optimizer(opt["d_lr"], name="d_adam", **betas),
         jit_compile=config["train"]["jit_compile"],
     )
     return gan
