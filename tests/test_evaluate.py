@@ -76,7 +76,7 @@ def saved_generator(tmp_path):
 
 
 def _run(argv):
-    return evaluate.main(argv + ["--quiet", "--batch-size", "4"])
+    return evaluate.run(argv + ["--quiet", "--batch-size", "4"])
 
 
 def test_generator_cli_writes_json(tiny_dataset, saved_generator, recwarn):

@@ -130,7 +130,8 @@ def _table(results):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def run(argv=None):
+    """The command line's work; returns the JSON record (`main` returns the exit code)."""
     args = _parse_args(argv)
     from vitgan_tf.metrics.classifiers import load_logits_classifier  # noqa: PLC0415
     from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
@@ -207,5 +208,11 @@ def main(argv=None):
     return record
 
 
+def main(argv=None):
+    """`python -m vitgan_tf.evaluate` and `vitgan-evaluate`: exit code 0 on success."""
+    run(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,6 +10,7 @@ the models build and produce images. With `--generator` it is loaded from a
 
 import argparse
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -41,7 +42,8 @@ def main(argv=None):
     images = generator.predict(z, batch_size=64, verbose=0)
     save_grid(images, args.out)
     print(f"wrote {args.num} samples ({images.shape[1]}x{images.shape[2]}x{images.shape[3]}) to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
