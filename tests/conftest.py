@@ -13,3 +13,22 @@ def _reset_keras_state():
     keras.backend.clear_session()
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Drops `tf.test.TestCase.test_session` wherever it is inherited.
+
+    It is a deprecated TF1 context manager that pytest collects as a test (and
+    skips) in every `tf.test.TestCase` subclass. `tests.test_case.TestCase`
+    hides it (`test_session = None`); this catches a class that subclasses
+    `tf.test.TestCase` directly. Dropped silently, not reported as deselected:
+    it was never a test.
+    """
+    import tensorflow as tf
+
+    inherited = tf.test.TestCase.test_session
+    items[:] = [
+        item for item in items
+        if not (item.name == "test_session" and getattr(item, "obj", None) is not None
+                and getattr(item.obj, "__func__", item.obj) is inherited)
+    ]
