@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tests.test_case import TestCase
 from vitgan_tf import layers
+from vitgan_tf.layers.utils import WindowGlorotUniform
 
 
 def np_layer_norm(x, eps):
@@ -559,14 +560,42 @@ class BlocksTest(TestCase):
             layers.DiscriminatorBlock(4, 12).build((None, 4, 10))
 
 
-@pytest.mark.parametrize(
-    "cls", [layers.L2MultiHeadAttention, layers.ImprovedSpectralNormalization, layers.SelfModulatedLayerNorm,
-            layers.FourierFeatures, layers.ImplicitPatchDecoder, layers.OverlappingPatchEmbedding,
-            layers.MappingNetwork, layers.GeneratorBlock, layers.DiscriminatorBlock]
+EXPORTED_CLASSES = sorted(
+    [obj for obj in vars(layers).values() if isinstance(obj, type)] + [WindowGlorotUniform],
+    key=lambda c: c.__name__,
 )
+
+
+@pytest.mark.parametrize("cls", EXPORTED_CLASSES, ids=lambda c: c.__name__)
 def test_registered_under_package(cls):
+    # Every class exported by vitgan_tf.layers (13 layers) and the patch initializer;
+    # tests/test_layer_contract.py runs the full layer contract on each.
     name = keras.saving.get_registered_name(cls)
     assert name == f"vitgan_tf>{cls.__name__}", name
+    assert keras.saving.get_registered_object(name) is cls
+    assert keras.saving.deserialize_keras_object(
+        {"class_name": cls.__name__, "registered_name": name, "module": None,
+         "config": cls(**_MINIMAL_ARGS.get(cls, {})).get_config()}
+    ).__class__ is cls
+
+
+def test_every_exported_class_is_checked():
+    assert len(EXPORTED_CLASSES) == 14, [c.__name__ for c in EXPORTED_CLASSES]
+
+
+_MINIMAL_ARGS = {
+    layers.DotProductMultiHeadAttention: dict(num_heads=1, key_dim=2),
+    layers.L2MultiHeadAttention: dict(num_heads=1, key_dim=2),
+    layers.DiscriminatorBlock: dict(num_heads=1, mlp_dim=2),
+    layers.GeneratorBlock: dict(num_heads=1, mlp_dim=2),
+    layers.FourierFeatures: dict(units=2),
+    layers.ImplicitPatchDecoder: dict(patch_size=2, channels=1),
+    layers.PatchPositionEmbedding: dict(grid_size=2, units=2),
+    layers.EqualizedDense: dict(units=2),
+    layers.MappingNetwork: dict(units=2),
+    layers.OverlappingPatchEmbedding: dict(patch_size=2, hidden_dim=2),
+    layers.ImprovedSpectralNormalization: dict(layer=keras.layers.Dense(2)),
+}
 
 
 class L2AttentionTemperatureTest(TestCase):
