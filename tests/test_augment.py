@@ -119,3 +119,113 @@ class AugmentTest(TestCase):
             augment.parse_policy("color,rotate")
         with self.assertRaisesRegex(ValueError, "p=1.5"):
             augment.sample_params(2, 8, 0, p=1.5)
+
+
+# === Colour ops against DiffAugment_tf.py in numpy, on the drawn parameters ===
+
+
+def np_color(x, brightness, saturation, contrast):
+    """rand_brightness, rand_saturation, rand_contrast of DiffAugment_tf.py (float64).
+
+    The factors are given per image: x + b; (x - channel mean) * s + channel mean;
+    (x - image mean) * c + image mean, in that order.
+    """
+    x = x.astype("float64") + np.asarray(brightness, "float64")[:, None, None, None]
+    mean = x.mean(axis=3, keepdims=True)
+    x = (x - mean) * np.asarray(saturation, "float64")[:, None, None, None] + mean
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    return (x - mean) * np.asarray(contrast, "float64")[:, None, None, None] + mean
+
+
+def to_numpy(params):
+    return {key: keras.ops.convert_to_numpy(value) for key, value in params.items()}
+
+
+# The factor ranges of DiffAugment (Zhao et al.) as augment.py documents them:
+# brightness adds U[-0.5, 0.5), saturation scales by U[0, 2), contrast by U[0.5, 1.5).
+RANGES = {"brightness": (-0.5, 0.5), "saturation": (0.0, 2.0), "contrast": (0.5, 1.5)}
+IDENTITY = {"brightness": 0.0, "saturation": 1.0, "contrast": 1.0}
+
+
+class ColorReferenceTest(TestCase):
+    def test_color_policy_equals_numpy_on_its_injected_parameters(self):
+        x = images(batch=64, size=4, channels=3)
+        params = to_numpy(augment.sample_params(64, 4, keras.random.SeedGenerator(11), "color", p=0.8))
+        self.assertEqual(sorted(params), ["brightness", "contrast", "saturation"])
+        expected = np_color(x, params["brightness"], params["saturation"], params["contrast"])
+        self.assertAllClose(augment.apply_params(x, params), expected, atol=2e-6, rtol=1e-6)
+        # diff_augment draws the same parameters from the same seed.
+        self.assertAllClose(augment.diff_augment(x, keras.random.SeedGenerator(11), "color", p=0.8),
+                            expected, atol=2e-6, rtol=1e-6)
+        # Each op alone, on parameters injected by hand.
+        rng = np.random.default_rng(0)
+        for name, (low, high) in RANGES.items():
+            factors = {key: np.full((64,), value, "float32") for key, value in IDENTITY.items()}
+            factors[name] = rng.uniform(low, high, 64).astype("float32")
+            expected = np_color(x, factors["brightness"], factors["saturation"], factors["contrast"])
+            self.assertAllClose(augment.apply_params(x, factors), expected, atol=2e-6, rtol=1e-6,
+                                msg=name)
+
+    def test_single_ops_equal_numpy_on_their_own_draws(self):
+        # The single ops take no parameters: replicate their draws with a twin seed
+        # generator in the order augment.py draws them (the gate first when p < 1).
+        x = images(batch=32, size=4, channels=3)
+        batch = 32
+        ops_ = {"brightness": augment.brightness, "saturation": augment.saturation,
+                "contrast": augment.contrast}
+        for name, op in ops_.items():
+            low, high = RANGES[name]
+            for p in (1.0, 0.5):
+                y = keras.ops.convert_to_numpy(op(x, keras.random.SeedGenerator(5), p=p))
+                twin = keras.random.SeedGenerator(5)
+                gate = np.ones(batch)
+                if p < 1.0:
+                    gate = (keras.ops.convert_to_numpy(keras.random.uniform((batch,), seed=twin)) < p)
+                draw = keras.ops.convert_to_numpy(
+                    keras.random.uniform((batch,), *((0.0, 1.0) if name == "brightness" else (low, high)),
+                                         seed=twin)).astype("float64")
+                if name == "brightness":
+                    draw = draw - 0.5
+                factors = dict(IDENTITY)
+                factors[name] = IDENTITY[name] + gate * (draw - IDENTITY[name])
+                full = {k: np.broadcast_to(v, (batch,)) for k, v in factors.items()}
+                expected = np_color(x, full["brightness"], full["saturation"], full["contrast"])
+                self.assertAllClose(y, expected, atol=2e-6, rtol=1e-6, msg=f"{name} p={p}")
+                self.assertTrue(np.all((draw >= low) & (draw < high)), name)
+                if p < 1.0:
+                    self.assertTrue(0 < gate.sum() < batch, name)  # both branches exercised
+
+    def test_factor_ranges_are_uniform_over_the_reference_intervals(self):
+        n = 8192
+        params = to_numpy(augment.sample_params(n, 4, keras.random.SeedGenerator(2), "color", p=1.0))
+        for name, (low, high) in RANGES.items():
+            values = params[name].astype("float64")
+            width = high - low
+            self.assertTrue(np.all((values >= low) & (values < high)), name)
+            # The whole interval is used: both ends come within 0.5% of its width.
+            self.assertLess(values.min(), low + 0.005 * width, name)
+            self.assertGreater(values.max(), high - 0.005 * width, name)
+            # Uniform: mean and each quarter's share within 4 sigma.
+            sigma_mean = width / np.sqrt(12 * n)
+            self.assertLess(abs(values.mean() - (low + high) / 2), 4 * sigma_mean, name)
+            counts = np.histogram(values, bins=4, range=(low, high))[0] / n
+            self.assertLess(np.abs(counts - 0.25).max(), 4 * np.sqrt(0.25 * 0.75 / n), name)
+
+    def test_gated_fraction_is_p(self):
+        n, p = 4000, 0.3
+        tolerance = 4 * np.sqrt(p * (1 - p) / n)  # 4 binomial sigma
+        # In sample_params: each colour op has its own gate.
+        params = to_numpy(augment.sample_params(n, 4, keras.random.SeedGenerator(8), "color", p=p))
+        on = {name: params[name] != IDENTITY[name] for name in RANGES}
+        for name, gate in on.items():
+            self.assertAllClose(gate.mean(), p, atol=tolerance, msg=name)
+        # Independent gates: two ops both on for about p^2 of the images.
+        both = (on["brightness"] & on["saturation"]).mean()
+        self.assertAllClose(both, p * p, atol=4 * np.sqrt(p * p * (1 - p * p) / n))
+        # The single ops change about p of the images (an image they leave alone still
+        # moves by round-off, (x - mean) * 1 + mean, under 1e-6).
+        x = images(batch=n, size=2, channels=3)
+        for op in (augment.brightness, augment.saturation, augment.contrast):
+            y = keras.ops.convert_to_numpy(op(x, keras.random.SeedGenerator(9), p=p))
+            changed = np.abs(y - x).max(axis=(1, 2, 3)) > 1e-6
+            self.assertAllClose(changed.mean(), p, atol=tolerance, msg=op.__name__)
