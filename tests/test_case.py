@@ -14,10 +14,14 @@ class TestCase(tf.test.TestCase):
 
     # `tf.test.TestCase.test_session` is a deprecated TF1 context manager, not a
     # test, but its name makes pytest collect it in every subclass, where it
-    # skips ("Not a test."). Shadowing it with a non-callable hides it from the
-    # unittest loader, so a skip in the report is a real skip. (tests/conftest.py
-    # drops it too for a class that subclasses `tf.test.TestCase` directly.)
-    test_session = None
+    # skips ("Not a test."). As a property it is not callable on the class, so
+    # the unittest loader (and pytest) no longer collect it, and a skip in the
+    # report is a real skip; on an instance it is still TF's method (used by
+    # `self.evaluate` in graph mode). tests/conftest.py drops it too for a
+    # class that subclasses `tf.test.TestCase` directly.
+    @property
+    def test_session(self):
+        return super().test_session
 
     def setUp(self):
         super().setUp()
