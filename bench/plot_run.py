@@ -13,7 +13,6 @@ as a Markdown table. Needs matplotlib (requirements-dev.txt).
 """
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -21,20 +20,20 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vitgan_tf.training.callbacks import read_metrics  # noqa: E402 (after the path)
+from vitgan_tf.runs import RunFolder  # noqa: E402 (after the path)
 
 METRIC = re.compile(r"^(fid|kid)(\d+k?)$")
 
 
 def read_curve(run_dir):
     """[(record, {metric_name: value})] of the records that hold FID / KID values."""
-    path = os.path.join(run_dir, "metrics.jsonl")
+    run = RunFolder(run_dir)
+    batch = run.read_config()["data"]["batch_size"]
+    path = run.metrics_path
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a training run folder?")
-    with open(os.path.join(run_dir, "config.json")) as f:
-        batch = json.load(f)["data"]["batch_size"]
+        raise FileNotFoundError(f"{path} not found: has {run_dir!r} logged a step yet?")
     curve = []
-    for record in read_metrics(path):
+    for record in run.read_metrics():
         metrics = {k: v for k, v in record.items() if METRIC.match(k)}
         if metrics:
             record.setdefault("images", record["step"] * batch)

@@ -12,12 +12,11 @@ import numpy as np
 import tensorflow as tf
 
 import vitgan_tf
+from vitgan_tf import runs
+from vitgan_tf.runs import RunFolder
 
-# Which file of a run folder each `--checkpoint` choice exports.
-RUN_CHECKPOINTS = {
-    "ema": os.path.join("checkpoints", "ema_generator.keras"),
-    "generator": os.path.join("checkpoints", "generator.keras"),
-}
+# Which checkpoint of a run folder (`vitgan_tf.runs.CHECKPOINTS`) each `--checkpoint` exports.
+RUN_CHECKPOINTS = {"ema": "ema_generator", "generator": "generator"}
 
 # How float generator outputs become images (the same in every export).
 POSTPROCESSING = (
@@ -52,26 +51,9 @@ def resolve_checkpoint(run=None, generator=None, checkpoint="ema"):
         raise ValueError(
             f"Expected `checkpoint` in {tuple(RUN_CHECKPOINTS)}. Received: checkpoint={checkpoint!r}"
         )
-    run = os.fspath(run)
-    if not os.path.isdir(run):
-        raise FileNotFoundError(f"Run folder not found: {run!r}")
-    config_path = os.path.join(run, "config.json")
-    if not os.path.isfile(config_path):
-        raise FileNotFoundError(
-            f"{run!r} is not a training run folder: {config_path!r} is missing."
-        )
-    try:
-        with open(config_path) as f:
-            run_config = json.load(f)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"Could not parse run config {config_path!r}: {error}") from error
-    path = os.path.join(run, RUN_CHECKPOINTS[checkpoint])
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"Run {run!r} has no {checkpoint!r} checkpoint: {path!r} is missing "
-            "(has training saved a checkpoint yet?)."
-        )
-    return path, run_config
+    folder = RunFolder(run)
+    run_config = folder.read_config()
+    return folder.require_checkpoint(RUN_CHECKPOINTS[checkpoint]), run_config
 
 
 def to_uint8(images):
@@ -112,12 +94,7 @@ def sha256(path):
 
 def checkpoint_step(path):
     """The training step of a run checkpoint (`state.json` beside it), or None."""
-    state = os.path.join(os.path.dirname(os.path.abspath(path)), "state.json")
-    try:
-        with open(state) as f:
-            return int(json.load(f)["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return runs.checkpoint_step(os.path.join(os.path.dirname(os.path.abspath(path)), runs.STATE_FILE))
 
 
 def model_metadata(generator, source=None, run_config=None):

@@ -28,13 +28,11 @@ def diagnose(run_dir, num_images=256):
     from vitgan_tf.layers import ImprovedSpectralNormalization  # noqa: PLC0415
     from vitgan_tf.lipschitz import class_token_parts, jacobian_norm  # noqa: PLC0415
 
-    config_path = os.path.join(run_dir, "config.json")
-    model_path = os.path.join(run_dir, "checkpoints", "discriminator.keras")
-    for path in (config_path, model_path):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} not found: is {run_dir!r} a training run folder?")
-    with open(config_path) as f:
-        config = json.load(f)
+    from vitgan_tf.runs import RunFolder  # noqa: PLC0415
+
+    run = RunFolder(run_dir)
+    config = run.read_config()
+    model_path = run.require_checkpoint("discriminator")
     disc = keras.saving.load_model(model_path, safe_mode=True)
     images = next(iter(data_lib.make_dataset(
         config["data"]["source"], disc.image_size, disc.channels, num_images, seed=config["seed"])))
@@ -57,6 +55,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.images < 2:
         parser.error(f"--images must be >= 2, got {args.images}")
+    if args.json:
+        from vitgan_tf.io import check_output_file  # noqa: PLC0415
+
+        try:
+            check_output_file(args.json, "--json")  # before the work
+        except ValueError as error:
+            parser.error(str(error))
     try:
         result = diagnose(args.run, args.images)
     except (FileNotFoundError, ValueError) as error:
@@ -65,8 +70,9 @@ def main(argv=None):
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        from vitgan_tf.io import atomic_write_text  # noqa: PLC0415
+
+        atomic_write_text(args.json, text + "\n")
     return 0
 
 

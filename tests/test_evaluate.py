@@ -110,7 +110,8 @@ def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator
 
 def test_cli_checks_paths_before_work(tiny_dataset, saved_generator, capsys, monkeypatch):
     bad = [
-        (["--run", str(tiny_dataset / "nope")], "--run folder not found"),
+        (["--run", str(tiny_dataset / "nope")], "--run: Run folder not found"),
+        (["--run", str(tiny_dataset)], "is not a training run folder"),  # no config.json
         (["--generator", str(tiny_dataset / "g.keras"), "--dataset", "tiny"], "generator file not found"),
         (["--generator", saved_generator], "--dataset is required"),
         (["--generator", saved_generator, "--dataset", "tiny", "--metrics", "fid,psnr"], "--metrics"),
@@ -121,6 +122,10 @@ def test_cli_checks_paths_before_work(tiny_dataset, saved_generator, capsys, mon
         (["--generator", saved_generator, "--dataset", "tiny", "--metrics", "is",
           "--is-classifier", str(tiny_dataset / "missing")], "--is-classifier not found"),
     ]
+    untrained = tiny_dataset / "untrained_run"  # a run that has not saved a checkpoint yet
+    untrained.mkdir()
+    (untrained / "config.json").write_text(json.dumps({"data": {"source": "tiny"}}))
+    bad.append((["--run", str(untrained)], "has no 'ema_generator' checkpoint"))
     for argv, message in bad:
         with pytest.raises(SystemExit):
             _run(argv)

@@ -56,10 +56,13 @@ class LipschitzMonitorTest(TestCase):
         images = np.random.default_rng(0).uniform(-1, 1, size=(3, 16, 16, 3)).astype("float32")
         monitor = LipschitzMonitor(images, every_n_steps=2, num_iterations=2, discriminator=disc,
                                    log_dir=self.get_temp_dir())
-        monitor.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.train_steps = keras.Variable(0, dtype="int64", trainable=False)  # as ViTGAN's
+        monitor.set_model(model)
         monitor.on_train_begin()
         logged = []
         for batch in range(5):
+            model.train_steps.assign_add(1)
             logs = {"d_loss": 0.0}
             monitor.on_train_batch_end(batch, logs)
             logged.append("lipschitz_d" in logs)
@@ -109,4 +112,18 @@ class ClassTokenPartsTest(TestCase):
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr):
             self.assertEqual(diagnose_d.main([missing]), 2)
-        self.assertIn("config.json not found", stderr.getvalue())
+        self.assertIn("Run folder not found", stderr.getvalue())
+        os.makedirs(missing)  # a folder that is not a run
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            self.assertEqual(diagnose_d.main([missing]), 2)
+        self.assertIn("config.json' is missing", stderr.getvalue())
+        with open(os.path.join(missing, "config.json"), "w") as f:
+            f.write('{"data": {"source": "synthetic"}, "seed": 0}')
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            self.assertEqual(diagnose_d.main([missing]), 2)
+        self.assertIn("has no 'discriminator' checkpoint", stderr.getvalue())
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
+            diagnose_d.main([missing, "--json", os.path.join(missing, "no", "d.json")])
+        self.assertIn("--json folder does not exist", err.getvalue())

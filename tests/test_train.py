@@ -17,8 +17,9 @@ import tensorflow as tf
 import vitgan_tf  # noqa: F401  (registers the serializables for load_model)
 from tests.test_case import TestCase
 from vitgan_tf import data as data_lib
-from vitgan_tf.lipschitz import jacobian_norm
+from vitgan_tf.lipschitz import LipschitzMonitor, jacobian_norm
 from vitgan_tf.models import Discriminator, Generator
+from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import ViTGAN, augment, callbacks, losses, run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,6 +148,32 @@ class TrainStepTest(TestCase):
         images = gan.ema_generator(np.zeros((2, gan.z_dim), "float32"))
         self.assertEqual(images.dtype, "float32")
 
+    def test_one_step_counter_when_mixed_float16_skips_updates(self):
+        # A loss scale of 2^100 overflows float16 gradients: the loss-scale optimizers skip
+        # every update of these four steps, so their iteration counters stay at 0. Every
+        # callback must still count the four steps run, as fit's schedule does.
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3)
+        scaled = lambda name: keras.optimizers.LossScaleOptimizer(  # noqa: E731
+            keras.optimizers.Adam(1e-3, name=name), initial_scale=2.0**100)
+        gan.compile(g_optimizer=scaled("g"), d_optimizer=scaled("d"))
+        out = self.get_temp_dir()
+        monitor = LipschitzMonitor(real_batch(2), every_n_steps=2, num_iterations=1)
+        timer = callbacks.TrainTimeBudget()
+        gan.fit(data_lib.make_dataset("synthetic", 16, 3, 8, seed=0), epochs=2, steps_per_epoch=2,
+                verbose=0, callbacks=[
+                    timer, monitor, callbacks.Checkpoint(os.path.join(out, "checkpoints")),
+                    callbacks.MetricsLogger(os.path.join(out, "metrics.jsonl"), 8, timer),
+                    callbacks.SampleGrid(out, 2, 4, seed=0)])
+        self.assertEqual(int(gan.d_optimizer.iterations), 0)  # every update skipped
+        self.assertEqual(callbacks.current_step(gan), 4)
+        self.assertEqual([step for step, _ in monitor.history], [2, 4])
+        self.assertEqual([r["step"] for r in callbacks.read_metrics(os.path.join(out, "metrics.jsonl"))],
+                         [2, 4])
+        self.assertEqual(RunFolder(out).checkpoint_step(), 4)
+        self.assertEqual(sorted(n for n in os.listdir(out) if n.endswith(".png")),
+                         ["samples_000002.png", "samples_000004.png"])
+
     def test_xla_step_trains(self):
         # XLA draws other random numbers (TF's auto-selected stateless RNG
         # algorithm differs under XLA), so values are checked, not equality.
@@ -201,8 +228,11 @@ class RunFolderTest(TestCase):
         self.assertFalse([n for n in os.listdir(out) if n.startswith(".tmp")])
         # Same config again: resumes with nothing left to do, so the run's files stay as they
         # are; another config: refused.
+        # Checkpoints hold the three models and their step, nothing that nothing reads.
+        self.assertEqual(sorted(os.listdir(os.path.join(out, "checkpoints"))),
+                         ["discriminator.keras", "ema_generator.keras", "generator.keras", "state.json"])
         kept = ("metrics.jsonl", os.path.join("checkpoints", "state.json"),
-                os.path.join("checkpoints", "state.weights.h5"))
+                os.path.join("backup", "latest.weights.h5"))
         before = {name: open(os.path.join(out, name), "rb").read() for name in kept}
         run.train(TINY_RUN, out, verbose=0)
         for name in kept:
@@ -213,7 +243,7 @@ class RunFolderTest(TestCase):
         shutil.rmtree(os.path.join(out, "backup"))
         with self.assertRaisesRegex(FileExistsError, "checkpoints at step 4 .* no backup"):
             run.train(run.merge(TINY_RUN, {"train": {"steps": 6}}), out, verbose=0)
-        for name in kept:  # nothing written, config.json neither
+        for name in kept[:2]:  # nothing written, config.json neither
             self.assertEqual(open(os.path.join(out, name), "rb").read(), before[name], name)
         with open(os.path.join(out, "config.json")) as f:
             self.assertEqual(json.load(f)["train"]["steps"], 4)
@@ -263,7 +293,7 @@ class MetricsFileTest(TestCase):
         with self.assertWarnsRegex(UserWarning, r"metrics.jsonl:4: dropping an incomplete"):
             self.assertEqual(callbacks.read_metrics(path), [{"step": 1}, {"step": 2}])
         with self.assertWarnsRegex(UserWarning, "incomplete"):
-            run._truncate_metrics(path, 2)  # what a resume at step 2 does
+            RunFolder(os.path.dirname(path)).truncate_metrics(2)  # what a resume at step 2 does
         with open(path) as f:
             self.assertEqual(f.read(), '{"step": 1}\n{"step": 2}\n')
         with open(path, "w") as f:
@@ -277,7 +307,7 @@ class MetricsFileTest(TestCase):
             f.write('{"step": 100, "time": 50.0}\n')
         timer = callbacks.TrainTimeBudget()
         logger = callbacks.MetricsLogger(path, images_per_step=2, timer=timer)
-        logger.set_model(types.SimpleNamespace(d_optimizer=types.SimpleNamespace(iterations=200)))
+        logger.set_model(types.SimpleNamespace(train_steps=200))
         with self.assertWarnsRegex(UserWarning, r"no train_time; .*wall time \(50.0 s\)"):
             logger.on_train_begin()
         timer.elapsed = 3.0  # this session's train steps
@@ -332,10 +362,12 @@ class ResumeTest(TestCase):
                          {"step": 2})
         code, log = self._run(script, resumed)
         self.assertEqual(code, 0, log)
-        a = read_h5(os.path.join(straight, "checkpoints", "state.weights.h5"))
-        b = read_h5(os.path.join(resumed, "checkpoints", "state.weights.h5"))
+        # The backups hold every variable: G, D, EMA G, both optimizers, the seed state.
+        a = read_h5(os.path.join(straight, "backup", "latest.weights.h5"))
+        b = read_h5(os.path.join(resumed, "backup", "latest.weights.h5"))
         self.assertEqual(sorted(a), sorted(b))
         self.assertTrue(any("optimizer" in key for key in a))
+        self.assertEqual([int(v) for k, v in a.items() if k.endswith("train_steps")], [4])
         for key in a:
             self.assertAllClose(a[key], b[key], atol=1e-5, rtol=0, msg=key)
         records = [json.loads(line) for line in open(os.path.join(resumed, "metrics.jsonl"))]

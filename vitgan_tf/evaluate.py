@@ -28,26 +28,9 @@ from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.metrics import datasets  # noqa: E402
 from vitgan_tf.metrics import evaluation  # noqa: E402
 from vitgan_tf.models import load_generator  # noqa: E402
+from vitgan_tf.runs import RunFolder  # noqa: E402
 
 METRICS = ("fid", "kid", "is")
-
-
-def _dataset_from_config(run_dir):
-    """Dataset name from <run>/config.json: key dataset / dataset_name / source,
-    at the top level or one level down (training runs: data.source)."""
-    path = os.path.join(run_dir, "config.json")
-    try:
-        with open(path) as f:
-            config = json.load(f)
-    except (OSError, ValueError):
-        return None
-    candidates = [config] + [v for v in config.values() if isinstance(v, dict)]
-    for c in candidates:
-        # The training runs write {"data": {"source": "fashion_mnist", ...}}.
-        for key in ("dataset", "dataset_name", "source"):
-            if isinstance(c.get(key), str):
-                return c[key]
-    return None
 
 
 def _parse_args(argv):
@@ -92,10 +75,13 @@ def _parse_args(argv):
         if value is not None and value <= 1:
             p.error(f"--{name.replace('_', '-')} must be > 1, got {value}")
     if args.run:
-        if not os.path.isdir(args.run):
-            p.error(f"--run folder not found: {args.run!r}")
-        args.generator = os.path.join(args.run, "checkpoints", "ema_generator.keras")
-        args.dataset = args.dataset or _dataset_from_config(args.run)
+        run = RunFolder(args.run)
+        try:
+            config = run.read_config()
+            args.generator = run.require_checkpoint("ema_generator")
+        except (FileNotFoundError, ValueError) as e:
+            p.error(f"--run: {e}")
+        args.dataset = args.dataset or config.get("data", {}).get("source")
         args.out = args.out or os.path.join(args.run, "evaluation.json")
     if args.generator and not os.path.isfile(args.generator):
         p.error(f"generator file not found: {args.generator!r}")

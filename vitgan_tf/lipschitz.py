@@ -9,6 +9,8 @@ product (reverse mode) per step, never the Jacobian itself.
 import keras
 import tensorflow as tf
 
+from vitgan_tf.runs import current_step
+
 
 def jacobian_norm(fn, inputs, num_iterations=20, seed=0):
     """Per-sample top singular value of the Jacobian of `fn` at `inputs`.
@@ -110,11 +112,9 @@ class LipschitzMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.log_dir and self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
-        iterations = getattr(getattr(self.model, "optimizer", None), "iterations", None)
-        self._step = int(iterations.numpy()) if iterations is not None else 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        self._step = current_step(self.model)  # the run's one step counter
         if self._step % self.every_n_steps:
             return
         value = self.estimate()

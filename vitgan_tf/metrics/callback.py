@@ -8,6 +8,7 @@ from vitgan_tf.metrics.evaluation import collect_statistics
 from vitgan_tf.metrics.evaluation import compute_metrics
 from vitgan_tf.metrics.evaluation import generator_batches
 from vitgan_tf.metrics.evaluation import reference_statistics
+from vitgan_tf.runs import current_step
 
 __all__ = ["FIDCallback"]
 
@@ -37,8 +38,6 @@ class FIDCallback(keras.callbacks.Callback):
         generator_attr: str, default "ema_generator". Attribute of the
             training model holding the generator.
         verbose: int, default 1. 1 prints the results, 2 also progress bars.
-        initial_step: int, default 0. Steps done before this `fit` (a resumed
-            run), so that evaluations stay at multiples of `every_n_steps`.
         final_trigger: callable returning bool, or None. Also evaluate at a
             batch end where it returns True (e.g. a training-time budget that
             has just stopped the run: `lambda: budget.exhausted`).
@@ -53,7 +52,7 @@ class FIDCallback(keras.callbacks.Callback):
 
     def __init__(self, dataset, split="train", every_n_steps=5000, num_samples=10000,
                  kid_samples=2000, real_samples=None, batch_size=50, seed=0, extractor=None,
-                 generator_attr="ema_generator", verbose=1, initial_step=0, final_trigger=None):
+                 generator_attr="ema_generator", verbose=1, final_trigger=None):
         super().__init__()
         for name, value in (("every_n_steps", every_n_steps), ("num_samples", num_samples),
                             ("batch_size", batch_size)):
@@ -75,9 +74,6 @@ class FIDCallback(keras.callbacks.Callback):
         self.generator_attr = generator_attr
         self.verbose = verbose
         self._reference = None
-        if not isinstance(initial_step, int) or initial_step < 0:
-            raise ValueError(f"Expected `initial_step` >= 0. Received: initial_step={initial_step!r}")
-        self._step = initial_step
         self._pending = {}
         self.final_trigger = final_trigger
         self.history = []  # [(step, {name: value})]
@@ -116,15 +112,15 @@ class FIDCallback(keras.callbacks.Callback):
         return {k: v for k, v in results.items() if not (k.endswith("_std") and not math.isfinite(v))}
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        step = current_step(self.model)  # the run's one step counter (survives a resume)
         final = self.final_trigger is not None and self.final_trigger()
-        if self._step % self.every_n_steps and not final:
+        if step % self.every_n_steps and not final:
             return
         results = self.evaluate()
-        self.history.append((self._step, results))
+        self.history.append((step, results))
         if self.verbose:
             text = ", ".join(f"{k}={v:.4g}" for k, v in results.items())
-            print(f"\nFIDCallback step {self._step}: {text}")
+            print(f"\nFIDCallback step {step}: {text}")
         if logs is not None:
             logs.update(results)
         self._pending.update(results)

@@ -18,37 +18,8 @@ import tensorflow as tf
 
 from vitgan_tf.images import make_grid, save_png, to_uint8
 from vitgan_tf.io import atomic_write, atomic_write_text
-
-
-def read_metrics(path):
-    """Records of a `metrics.jsonl` file, in order.
-
-    A last line cut short (a run killed while appending it) is dropped with
-    a warning; an unreadable line before it raises `ValueError` naming it.
-    """
-    with open(path) as f:
-        lines = [(i, line) for i, line in enumerate(f, 1) if line.strip()]
-    records = []
-    for index, (number, line) in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            if index == len(lines) - 1:
-                warnings.warn(f"{path}:{number}: dropping an incomplete last record ({e})",
-                              stacklevel=2)
-                break
-            raise ValueError(f"{path}:{number} is not a JSON record ({e}): the file is corrupt") from e
-    return records
-
-
-def current_step(model):
-    """Completed train steps (the D optimizer's iteration counter).
-
-    Under `mixed_float16` the loss-scale optimizer does not count the steps
-    it skips for non-finite gradients (a few while the scale settles), so
-    this can trail the number of batches by as many.
-    """
-    return int(keras.ops.convert_to_numpy(model.d_optimizer.iterations))
+from vitgan_tf.runs import STATE_FILE, checkpoint_step, samples_name
+from vitgan_tf.runs import current_step, read_metrics  # noqa: F401 (re-exported)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -94,7 +65,7 @@ class SampleGrid(keras.callbacks.Callback):
         images = keras.ops.convert_to_numpy(
             self.model.ema_generator(self._fixed_latents(), training=False)
         )
-        path = os.path.join(self.out_dir, f"samples_{step:06d}.png")
+        path = os.path.join(self.out_dir, samples_name(step))
         grid = make_grid(to_uint8(images))
         save_png(grid, path)
         if self.tensorboard_dir:
@@ -170,14 +141,15 @@ class MetricsLogger(keras.callbacks.Callback):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Saves G, D, EMA G (`.keras`) and the full state at each epoch end.
+    """Saves G, D and EMA G (`.keras`) at each epoch end.
 
     Files in `folder`: `generator.keras`, `discriminator.keras`,
     `ema_generator.keras` (load with `keras.saving.load_model(path,
-    safe_mode=True)` after `import vitgan_tf`), `state.weights.h5` (all
-    weights: G, D, EMA G, both optimizers, the seed generator) and
-    `state.json` (`{"step": ...}`). Nothing is written when a logged value
-    is not finite, so the folder always holds the last good state.
+    safe_mode=True)` after `import vitgan_tf`) and `state.json`
+    (`{"step": ...}`). Nothing is written when a logged value is not
+    finite, so the folder always holds the last good models. A run resumes
+    from `BackupAndRestore`'s backup (optimizers and seed state included),
+    not from these files.
     """
 
     def __init__(self, folder):
@@ -190,10 +162,8 @@ class Checkpoint(keras.callbacks.Callback):
         for name in ("generator", "discriminator", "ema_generator"):
             part = getattr(model, name)
             atomic_write(os.path.join(self.folder, f"{name}.keras"), part.save, suffix=".keras")
-        atomic_write(os.path.join(self.folder, "state.weights.h5"), model.save_weights,
-                     suffix=".weights.h5")
         step = current_step(model)
-        atomic_write_text(os.path.join(self.folder, "state.json"), json.dumps({"step": step}))
+        atomic_write_text(os.path.join(self.folder, STATE_FILE), json.dumps({"step": step}))
         return step
 
     def on_epoch_end(self, epoch, logs=None):
@@ -220,11 +190,9 @@ class NaNGuard(keras.callbacks.Callback):
         self.model.stop_training = True
         step = current_step(self.model)
         where = "no checkpoint was written yet"
-        if self.checkpoint_dir:
-            state = os.path.join(self.checkpoint_dir, "state.json")
-            if os.path.exists(state):
-                with open(state) as f:
-                    where = f"the last good checkpoint (step {json.load(f)['step']}) is in {self.checkpoint_dir}"
+        saved = checkpoint_step(os.path.join(self.checkpoint_dir, STATE_FILE)) if self.checkpoint_dir else None
+        if saved is not None:
+            where = f"the last good checkpoint (step {saved}) is in {self.checkpoint_dir}"
         raise FloatingPointError(
             f"Non-finite training values {bad} at step {step}; training stopped and "
             f"{where}. Lower the learning rate or check the data."

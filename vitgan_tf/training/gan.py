@@ -1,5 +1,7 @@
 """`ViTGAN`: generator, discriminator and EMA generator trained by `model.fit`."""
 
+import warnings
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -37,6 +39,8 @@ class ViTGAN(keras.Model):
 
     Trackers (returned by `train_step`, keys = names): `d_loss`, `g_loss`,
     `d_real`, `d_fake` (mean logits on augmented reals / fakes), `bcr`.
+    `train_steps` counts the train steps run (saved with the weights); the
+    run's callbacks all read their step from it.
 
     All randomness (latents, augmentation) comes from one
     `keras.random.SeedGenerator(seed)`. Under a `tf.distribute` strategy
@@ -138,6 +142,10 @@ class ViTGAN(keras.Model):
         self.ema_rampup = bool(ema_rampup)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed_generator")
+        # Train steps run (batches, skipped mixed_float16 updates included): the one step
+        # counter of the run's callbacks; saved with the weights, so a resume restores it.
+        self.train_steps = keras.Variable(0, dtype="int64", trainable=False, name="train_steps",
+                                          aggregation="only_first_replica")
         self.trackers = [keras.metrics.Mean(name=name) for name in TRACKER_NAMES]
         self.built = True
 
@@ -332,6 +340,7 @@ class ViTGAN(keras.Model):
         g_grads, g_loss = self._g_grad_fn(draws, num_replicas)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
         self.update_ema()
+        self.train_steps.assign_add(1)
 
         stats = ops.stack([d_loss, g_loss, d_real, d_fake, bcr])
         if num_replicas > 1:
@@ -359,16 +368,26 @@ class ViTGAN(keras.Model):
 
     # === State ===
 
+    def _own_variables(self):
+        own = self._trainable_variables + self._non_trainable_variables
+        return [v for v in own if v is not self.train_steps]
+
     def save_own_variables(self, store):
-        """Also saves the seed generator's state (exact resume)."""
-        super().save_own_variables(store)
+        """Also saves the seed generator's state and the step counter (exact resume)."""
         store["seed_generator_state"] = self.seed_generator.state
+        store["train_steps"] = self.train_steps
+        for i, variable in enumerate(self._own_variables()):
+            store[f"{i}"] = variable
 
     def load_own_variables(self, store):
         if "seed_generator_state" in store:
             self.seed_generator.state.assign(store["seed_generator_state"])
-        own = self._trainable_variables + self._non_trainable_variables
-        for i, variable in enumerate(own):
+        if "train_steps" in store:
+            self.train_steps.assign(store["train_steps"])
+        else:
+            warnings.warn("These ViTGAN weights predate its train_steps counter: it stays at "
+                          f"{int(self.train_steps.numpy())}", stacklevel=2)
+        for i, variable in enumerate(self._own_variables()):
             variable.assign(store[f"{i}"])
 
     # === Config ===

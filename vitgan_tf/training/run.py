@@ -21,8 +21,8 @@ from vitgan_tf import data as data_lib
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models import presets
 from vitgan_tf.models.generator import Generator
-from vitgan_tf.io import atomic_write_text
 from vitgan_tf.lipschitz import LipschitzMonitor
+from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import callbacks as callbacks_lib
 from vitgan_tf.training.gan import ViTGAN, default_optimizer
 
@@ -316,8 +316,9 @@ def comparable(config):
 
 def check_out_dir(out_dir, config):
     """Refuses a folder holding another run; returns True when resuming this one."""
-    path = os.path.join(out_dir, "config.json")
-    if not os.path.exists(path):
+    folder = RunFolder(out_dir)
+    path = folder.config_path
+    if not folder.has_config():
         # "workers" may already hold the backups of other workers of this run.
         if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {"workers"}:
             raise FileExistsError(
@@ -325,8 +326,7 @@ def check_out_dir(out_dir, config):
                 "choose another folder"
             )
         return False
-    with open(path) as f:
-        previous = json.load(f)
+    previous = folder.read_config()
     if comparable(previous) != comparable(json.loads(json.dumps(config))):
         raise FileExistsError(
             f"--out {out_dir!r} holds a different run ({path}); resume it with the same "
@@ -337,11 +337,8 @@ def check_out_dir(out_dir, config):
 
 def _check_nothing_to_lose(out_dir, backup_dir):
     """Refuses to start from step 0 over the checkpoints of a run whose backup is gone."""
-    path = os.path.join(out_dir, "checkpoints", "state.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        step = json.load(f).get("step", 0)
+    folder = RunFolder(out_dir)
+    path, step = folder.state_path, folder.checkpoint_step()
     if step:
         raise FileExistsError(
             f"--out {out_dir!r} holds checkpoints at step {step} ({path}) but no backup to "
@@ -352,11 +349,7 @@ def _check_nothing_to_lose(out_dir, backup_dir):
 
 def restored_step(backup_dir, steps_per_epoch):
     """Train step a `BackupAndRestore` backup will resume at (0 if none)."""
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path) as f:
-        return int(json.load(f)["epoch"]) * steps_per_epoch
+    return RunFolder(os.path.dirname(backup_dir)).backup_epoch(backup_dir) * steps_per_epoch
 
 
 def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
@@ -390,34 +383,32 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     chief = is_chief()
     if chief:
         check_out_dir(out_dir, config)  # refuses a folder that holds a different run
+    folder = RunFolder(out_dir)
     run_dir = out_dir if chief else os.path.join(out_dir, "workers", str(task_index()))
-    backup_dir = os.path.join(run_dir, "backup")
+    backup_dir = RunFolder(run_dir).backup_dir
     start_step = restored_step(backup_dir, steps_per_epoch)
     if chief and not start_step:
         _check_nothing_to_lose(out_dir, backup_dir)  # before anything is written
     os.makedirs(run_dir, exist_ok=True)
     if chief:  # on resume the step count may have changed: keep config.json current
-        atomic_write_text(
-            os.path.join(out_dir, "config.json"), json.dumps(config, indent=2, sort_keys=True)
-        )
+        folder.write_config(config)
 
     keras.utils.set_random_seed(config["seed"])
     keras.mixed_precision.set_global_policy(train_cfg["precision"])
     try:
         with strategy.scope():
             gan = build_gan(config)
-        metrics_path = os.path.join(out_dir, "metrics.jsonl")
-        if chief and start_step and os.path.exists(metrics_path):
-            _truncate_metrics(metrics_path, start_step)
+        if chief and start_step:
+            folder.truncate_metrics(start_step)
         model_shape = (gan.generator.image_size, gan.generator.channels)
         dataset = data_lib.make_dataset(
             config["data"]["source"], model_shape[0], model_shape[1], batch,
             seed=config["seed"], start_step=start_step,
         )
-        checkpoint_dir = os.path.join(out_dir, "checkpoints")
+        checkpoint_dir = folder.checkpoints_dir
         budget = None
         if train_cfg.get("train_minutes"):
-            budget = train_cfg["train_minutes"] * 60.0 - previous_train_time(metrics_path, start_step)
+            budget = train_cfg["train_minutes"] * 60.0 - folder.train_time(start_step)
             if budget <= 0:
                 print(f"{out_dir}: the training-time budget of {train_cfg['train_minutes']} min "
                       "is already spent; nothing to train")
@@ -432,7 +423,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
                                              delete_checkpoint=False),
         ]
         if chief:
-            tb_dir = os.path.join(out_dir, "tensorboard")
+            tb_dir = folder.tensorboard_dir
             lipschitz_every = train_cfg.get("lipschitz_every")
             lipschitz_every = train_cfg["log_every"] if lipschitz_every is None else lipschitz_every
             if lipschitz_every:
@@ -447,7 +438,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
             run_callbacks += evaluation_callbacks(config, start_step, timer)
             run_callbacks += [
                 callbacks_lib.Checkpoint(checkpoint_dir),
-                callbacks_lib.MetricsLogger(metrics_path, images_per_step=batch, timer=timer),
+                callbacks_lib.MetricsLogger(folder.metrics_path, images_per_step=batch, timer=timer),
                 callbacks_lib.SampleGrid(out_dir, train_cfg["sample_every"],
                                          train_cfg["num_samples"], seed=config["seed"],
                                          tensorboard_dir=os.path.join(tb_dir, "samples")),
@@ -458,14 +449,6 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     finally:
         keras.mixed_precision.set_global_policy("float32")
     return gan
-
-
-def previous_train_time(metrics_path, step):
-    """Seconds of training time recorded in `metrics_path` up to `step` (0 if none)."""
-    if not step or not os.path.exists(metrics_path):
-        return 0.0
-    records = [r for r in callbacks_lib.read_metrics(metrics_path) if r["step"] <= step]
-    return float(records[-1].get("train_time") or 0.0) if records else 0.0
 
 
 def evaluation_callbacks(config, start_step, timer=None):
@@ -489,8 +472,7 @@ def evaluation_callbacks(config, start_step, timer=None):
         return []  # nothing to evaluate: no Inception network to load
     extractor = InceptionFeatureExtractor()  # one network for both callbacks
     common = dict(dataset=config["data"]["source"], split="train", extractor=extractor,
-                  real_samples=train_cfg["eval_real_samples"], seed=config["seed"],
-                  initial_step=start_step)
+                  real_samples=train_cfg["eval_real_samples"], seed=config["seed"])
     out = []
     if every:
         samples = train_cfg["eval_samples"]
@@ -502,10 +484,3 @@ def evaluation_callbacks(config, start_step, timer=None):
         out.append(FIDCallback(every_n_steps=steps, num_samples=final, kid_samples=kid,
                                final_trigger=trigger, **common))
     return out
-
-
-def _truncate_metrics(path, step):
-    """Drops JSONL records after `step` (written before a crash, replayed on
-    resume) and a last line torn by the crash."""
-    records = [r for r in callbacks_lib.read_metrics(path) if r["step"] <= step]
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
