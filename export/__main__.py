@@ -48,7 +48,10 @@ def main(argv=None):
             name=args.name, version=args.version, formats=args.formats,
             variants=args.variants, overwrite=args.overwrite,
         )
-    except (OSError, ValueError, RuntimeError) as error:
+    except (OSError, ValueError) as error:  # bad input: a file, a folder, a value
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # a conversion that failed
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"exported {result['source']} as version {result['version']}")

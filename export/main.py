@@ -48,6 +48,9 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
     common.check_name(name)
     if name == TFLITE_FOLDER:
         raise ValueError(f"`name` {name!r} is reserved for the TFLite folder; choose another.")
+    out = os.fspath(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise NotADirectoryError(f"--out {out!r} is a file; give a folder (it is created if missing)")
     path, run_config = common.resolve_checkpoint(run, generator, checkpoint)
     if version is None:
         version = common.next_version(

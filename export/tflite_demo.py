@@ -182,7 +182,7 @@ def main(argv=None):
         images, seconds = runner.generate_timed(z)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
     save_png(make_grid(images, args.nrow, args.padding, args.scale, pad_value=255), args.out)
     h, w, c = runner.image_shape
     print(f"{args.model}: z_dim {runner.z_dim}, images {h}x{w}x{c}, "

@@ -132,18 +132,21 @@ def main(argv=None):
     out = args.out or os.path.join("runs", args.recipe)
     print(json.dumps(config, indent=2, sort_keys=True))
     print(evaluation_estimate(config), flush=True)
-    if args.dry_run:
-        with strategy.scope():
-            gan = run.build_gan(config)
-        print(f"generator: {gan.generator.count_params():,} parameters; "
-              f"discriminator: {gan.discriminator.count_params():,}; "
-              f"replicas: {strategy.num_replicas_in_sync}; out: {out} (not written)")
-        return 0
     try:
+        if args.dry_run:
+            with strategy.scope():
+                gan = run.build_gan(config)
+            print(f"generator: {gan.generator.count_params():,} parameters; "
+                  f"discriminator: {gan.discriminator.count_params():,}; "
+                  f"replicas: {strategy.num_replicas_in_sync}; out: {out} (not written)")
+            return 0
         run.train(config, out, strategy=strategy)
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:  # bad input: a folder, a file, a value
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:  # NaN/Inf losses (NaNGuard names the step)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"done: {out}")
     return 0
 

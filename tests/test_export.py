@@ -222,7 +222,7 @@ def test_cli_reports_errors(tmp_path, capsys):
     dense = tmp_path / "dense.keras"
     inputs = keras.Input((16,))
     keras.Model(inputs, keras.layers.Dense(4)(inputs)).save(dense)
-    assert export_main(["--generator", str(dense), "--out", str(tmp_path / "out")]) == 1
+    assert export_main(["--generator", str(dense), "--out", str(tmp_path / "out")]) == 2
     assert "dense.keras" in capsys.readouterr().err
 
 
@@ -238,7 +238,7 @@ def test_never_clobbers_versions(exported, tmp_path):
     argv = ["--generator", exported["checkpoint"], "--out", out, "--formats", "saved_model"]
     assert export_main(argv) == 0
     assert os.path.isfile(os.path.join(out, "vitgan", "2", "saved_model.pb"))
-    assert export_main(argv + ["--version", "2"]) == 1
+    assert export_main(argv + ["--version", "2"]) == 2
     assert export_main(argv + ["--version", "2", "--overwrite"]) == 0
     assert not any(name.endswith(".partial") for name in os.listdir(os.path.join(out, "vitgan")))
 
@@ -289,7 +289,7 @@ def test_demo_rejects_wrong_input_shape(exported, tmp_path, capsys):
     latents = tmp_path / "z.npy"
     np.save(latents, np.zeros((4, 3, 16), np.float32))
     argv = [model_path, "--latents", str(latents), "--out", str(tmp_path / "g.png")]
-    assert tflite_demo.main(argv) == 1
+    assert tflite_demo.main(argv) == 2
     err = capsys.readouterr().err
     assert "(4, 3, 16)" in err and "vitgan_int8.tflite" in err
     not_tflite = tmp_path / "model.tflite"

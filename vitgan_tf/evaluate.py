@@ -137,7 +137,8 @@ def run(argv=None):
     if "kid" in args.metrics:
         kid_samples = args.kid_samples or min(args.num_samples, real_count, 10000)
         if kid_samples > min(args.num_samples, real_count):
-            raise SystemExit(f"--kid-samples {kid_samples} exceeds the images on one side.")
+            raise ValueError(f"--kid-samples {kid_samples} exceeds the images on one side "
+                             f"({min(args.num_samples, real_count)})")
 
     extractor = InceptionFeatureExtractor(
         weights=args.inception_weights or "default", batch_size=args.batch_size, jit_compile=args.xla
@@ -195,8 +196,13 @@ def run(argv=None):
 
 
 def main(argv=None):
-    """`python -m vitgan_tf.evaluate` and `vitgan-evaluate`: exit code 0 on success."""
-    run(argv)
+    """`python -m vitgan_tf.evaluate` and `vitgan-evaluate`: exit code 0 on success, 2 on
+    bad input (a one-line `error:` message)."""
+    try:
+        run(argv)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

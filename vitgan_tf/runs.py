@@ -186,6 +186,10 @@ class RunFolder:
         """The step of the checkpoints (`checkpoints/state.json`), or None."""
         return checkpoint_step(self.state_path)
 
+    def has_trained(self):
+        """True once a step was logged, checkpointed or backed up here."""
+        return bool(self.checkpoint_step() or self.backup_epoch() or self.read_metrics())
+
     def backup_epoch(self, backup_dir=None):
         """The epoch a `BackupAndRestore` backup resumes at (0 if none)."""
         path = os.path.join(backup_dir or self.backup_dir, "training_metadata.json")

@@ -37,7 +37,11 @@ def main(argv=None):
         parser.error(f"--out is a directory: {args.out!r}")
 
     keras.utils.set_random_seed(args.seed)
-    generator = load_generator(args.generator) if args.generator else Generator.from_preset(args.preset)
+    try:
+        generator = load_generator(args.generator) if args.generator else Generator.from_preset(args.preset)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     z = keras.random.normal((args.num, generator.z_dim), seed=args.seed)
     images = generator.predict(z, batch_size=64, verbose=0)
     save_grid(images, args.out)

@@ -315,9 +315,15 @@ def comparable(config):
 
 
 def check_out_dir(out_dir, config):
-    """Refuses a folder holding another run; returns True when resuming this one."""
+    """Refuses a folder holding another run; returns True when resuming this one.
+
+    A folder whose run never trained a step (a start that failed, e.g. on a
+    bad data source) is not another run: it is reused for `config`.
+    """
     folder = RunFolder(out_dir)
     path = folder.config_path
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise FileExistsError(f"--out {out_dir!r} is a file; give a folder")
     if not folder.has_config():
         # "workers" may already hold the backups of other workers of this run.
         if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {"workers"}:
@@ -328,6 +334,9 @@ def check_out_dir(out_dir, config):
         return False
     previous = folder.read_config()
     if comparable(previous) != comparable(json.loads(json.dumps(config))):
+        if not folder.has_trained():
+            print(f"{out_dir}: its run never trained a step; starting this config there")
+            return False
         raise FileExistsError(
             f"--out {out_dir!r} holds a different run ({path}); resume it with the same "
             "config, or choose another folder"
@@ -389,22 +398,23 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     start_step = restored_step(backup_dir, steps_per_epoch)
     if chief and not start_step:
         _check_nothing_to_lose(out_dir, backup_dir)  # before anything is written
-    os.makedirs(run_dir, exist_ok=True)
-    if chief:  # on resume the step count may have changed: keep config.json current
-        folder.write_config(config)
 
     keras.utils.set_random_seed(config["seed"])
     keras.mixed_precision.set_global_policy(train_cfg["precision"])
     try:
+        # The models and the data first: a bad value or source fails before any write.
         with strategy.scope():
             gan = build_gan(config)
-        if chief and start_step:
-            folder.truncate_metrics(start_step)
         model_shape = (gan.generator.image_size, gan.generator.channels)
         dataset = data_lib.make_dataset(
             config["data"]["source"], model_shape[0], model_shape[1], batch,
             seed=config["seed"], start_step=start_step,
         )
+        os.makedirs(run_dir, exist_ok=True)
+        if chief:  # on resume the step count may have changed: keep config.json current
+            folder.write_config(config)
+        if chief and start_step:
+            folder.truncate_metrics(start_step)
         checkpoint_dir = folder.checkpoints_dir
         budget = None
         if train_cfg.get("train_minutes"):
@@ -444,8 +454,21 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
                                          tensorboard_dir=os.path.join(tb_dir, "samples")),
                 keras.callbacks.TensorBoard(tb_dir, update_freq="epoch"),
             ]
-        gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                callbacks=run_callbacks + list(extra_callbacks), verbose=verbose)
+        try:
+            gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                    callbacks=run_callbacks + list(extra_callbacks), verbose=verbose)
+        except (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError) as error:
+            if isinstance(error, tf.errors.ResourceExhaustedError) and "space" not in str(error):
+                raise  # out of memory, not a full disk
+            step = folder.checkpoint_step()
+            kept = f"the last good checkpoint (step {step}) is in {checkpoint_dir}" if step else \
+                "no checkpoint was written yet"
+            raise OSError(
+                f"Could not write to the run folder {out_dir!r} "
+                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                f"training stopped and {kept}. Free space or fix permissions, then run the same "
+                "command again to resume"
+            ) from error
     finally:
         keras.mixed_precision.set_global_policy("float32")
     return gan

@@ -1,0 +1,137 @@
+"""Every command line answers bad input the same way: a one-line `error:` naming the
+problem, exit code 2, no traceback, nothing half-written."""
+
+import contextlib
+import io
+import json
+import os
+
+import pytest
+
+from export import tflite_demo
+from export.__main__ import main as export_main
+from recipes import train as train_cli
+from vitgan_tf import evaluate, sample
+
+
+def call(main, argv):
+    """(exit code, stderr) of `main(argv)`, whether it returns or raises SystemExit."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse
+            code = exit_.code
+    return code, err.getvalue()
+
+
+def assert_refused(main, argv, message):
+    code, err = call(main, argv)
+    assert code == 2, (argv, code, err)
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "error:" in lines[-1] and message in lines[-1], (argv, err)
+
+
+@pytest.fixture()
+def files(tmp_path):
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip file")
+    bad_tflite = tmp_path / "bad.tflite"
+    bad_tflite.write_bytes(b"not a flatbuffer")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    return {"dir": tmp_path, "corrupt": str(corrupt), "bad_tflite": str(bad_tflite),
+            "file": str(a_file), "missing": str(tmp_path / "missing.keras")}
+
+
+def test_train_cli(files):
+    out = str(files["dir"] / "run")
+    short = ["tiny", "--steps", "2", "--set", "train.log_every=2", "--out", out]
+    assert_refused(train_cli.main, ["nope"], "Unknown recipe 'nope'")
+    assert_refused(train_cli.main, ["tiny", "--set", "gan.bcr_real=abc"], "'gan.bcr_real' expects a float")
+    assert_refused(train_cli.main, ["tiny", "--set", "model.shared.hiden_dim=64"],
+                   "Unknown config key 'model.shared.hiden_dim'")
+    assert_refused(train_cli.main, ["tiny", "--dry-run", "--set", "model.generator.z_dim=-1"], "z_dim")
+    assert_refused(train_cli.main, ["tiny", "--out", files["file"]], "is a file")
+    # A value or a data source that fails only when the models or data are built: nothing
+    # is written, and the folder takes the corrected command.
+    assert_refused(train_cli.main, short + ["--set", "model.generator.z_dim=-1"], "z_dim")
+    assert not os.path.exists(os.path.join(out, "config.json"))
+    assert_refused(train_cli.main, short + ["--set", f"data.source={files['dir'] / 'no_images'}"],
+                   "no_images")
+    assert not os.path.exists(os.path.join(out, "config.json"))
+    code, err = call(train_cli.main, short)
+    assert code == 0, err
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["train"]["steps"] == 2
+
+
+def test_a_folder_whose_run_never_trained_is_reused(files):
+    from vitgan_tf.training import run
+
+    out = files["dir"] / "failed_start"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"seed": 7}))  # a start that failed later
+    code, err = call(train_cli.main, ["tiny", "--steps", "2", "--set", "train.log_every=2",
+                                      "--out", str(out)])
+    assert code == 0, err
+    assert run.RunFolder(str(out)).checkpoint_step() == 2
+    # Once it trained, another config is refused.
+    assert_refused(train_cli.main, ["tiny", "--steps", "2", "--set", "train.log_every=2",
+                                    "--set", "seed=5", "--out", str(out)], "holds a different run")
+
+
+def test_evaluate_cli(files):
+    assert_refused(evaluate.main, ["--run", str(files["dir"] / "no_run")], "Run folder not found")
+    assert_refused(evaluate.main, ["--generator", files["missing"], "--dataset", "fashion_mnist"],
+                   "generator file not found")
+    assert_refused(evaluate.main, ["--generator", files["corrupt"], "--dataset", "fashion_mnist"],
+                   "corrupt.keras")
+    assert_refused(evaluate.main, ["--generator", files["corrupt"], "--dataset", "imagenet"],
+                   "unknown --dataset 'imagenet'")
+
+
+def test_export_cli(files):
+    out = str(files["dir"] / "exported")
+    assert_refused(export_main, ["--generator", files["corrupt"], "--out", out], "corrupt.keras")
+    assert_refused(export_main, ["--generator", files["missing"], "--out", out], "missing.keras")
+    assert_refused(export_main, ["--run", str(files["dir"] / "no_run"), "--out", out], "no_run")
+    assert_refused(export_main, ["--generator", files["corrupt"], "--out", files["file"]], "is a file")
+    assert not os.path.exists(out)
+
+
+def test_tflite_demo_cli(files):
+    png = str(files["dir"] / "grid.png")
+    assert_refused(tflite_demo.main, [str(files["dir"] / "missing.tflite"), "--out", png], "missing.tflite")
+    assert_refused(tflite_demo.main, [files["bad_tflite"], "--out", png], "bad.tflite")
+    assert not os.path.exists(png)
+
+
+def test_sample_cli(files):
+    png = str(files["dir"] / "grid.png")
+    assert_refused(sample.main, ["--generator", files["missing"], "--out", png], "missing.keras")
+    assert_refused(sample.main, ["--generator", files["corrupt"], "--out", png], "corrupt.keras")
+    assert_refused(sample.main, ["--preset", "tiny", "--out", str(files["dir"] / "grid.jpg")], ".png")
+    assert_refused(sample.main, ["--preset", "nope", "--out", png], "invalid choice: 'nope'")
+    assert not os.path.exists(png)
+
+
+def test_an_unwritable_run_folder_mid_run_stops_with_a_clear_error(files):
+    import keras
+    import tensorflow as tf
+
+    from vitgan_tf.training import run
+
+    class Unwritable(keras.callbacks.Callback):  # what TensorBoard's writer raises on a full disk
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise tf.errors.PermissionDeniedError(None, None, "tensorboard/events: Permission denied")
+
+    out = str(files["dir"] / "run")
+    config = {"model": {"preset": "tiny"}, "data": {"source": "synthetic", "batch_size": 8},
+              "train": {"steps": 6, "log_every": 2, "sample_every": 2, "num_samples": 4}}
+    with pytest.raises(OSError, match=r"Could not write to the run folder .*PermissionDeniedError.*"
+                                      r"last good checkpoint \(step 4\)"):
+        run.train(config, out, extra_callbacks=[Unwritable()], verbose=0)
+    assert run.RunFolder(out).checkpoint_step() == 4
