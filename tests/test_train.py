@@ -378,3 +378,33 @@ class ResumeTest(TestCase):
             times = [r[key] for r in records]
             self.assertEqual(times, sorted(times), key)
             self.assertGreater(times[2], times[1], key)
+
+
+DETERMINISM_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {repo!r})
+    from vitgan_tf.training import run
+    for out in sys.argv[1:]:
+        run.train({config!r}, out, verbose=0)
+""")
+
+
+class DeterministicModeTest(TestCase):
+    def test_two_runs_give_the_same_bits(self):
+        # One process (op determinism is process-wide), two runs of one config.
+        config = run.merge(TINY_RUN, {"train": {"deterministic": True, "jit_compile": False},
+                                      "gan": {"bcr_real": 1.0, "bcr_fake": 1.0}})
+        script = os.path.join(self.get_temp_dir(), "deterministic.py")
+        with open(script, "w") as f:
+            f.write(DETERMINISM_SCRIPT.format(repo=REPO, config=config))
+        outs = [os.path.join(self.get_temp_dir(), name) for name in ("a", "b")]
+        proc = subprocess.run([sys.executable, script, *outs], capture_output=True, text=True,
+                              timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+        a, b = (read_h5(os.path.join(out, "backup", "latest.weights.h5")) for out in outs)
+        self.assertEqual(sorted(a), sorted(b))
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        losses = [[r["d_loss"] for r in callbacks.read_metrics(os.path.join(out, "metrics.jsonl"))]
+                  for out in outs]
+        self.assertEqual(losses[0], losses[1])

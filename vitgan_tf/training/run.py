@@ -84,6 +84,11 @@ def base_config():
             "final_eval_samples": 0,  # generated images for FID at the last step; 0: off
             "eval_real_samples": 10000,  # real training images of the reference statistics
             "precision": "float32", "jit_compile": "auto", "strategy": "default",
+            # True: `tf.config.experimental.enable_op_determinism()`, so that two runs of one
+            # config on one machine give the same bits (slower; for the whole process). False:
+            # the same seeds and randomness, but multi-threaded float sums may differ in the
+            # last bits between runs (d_loss 1.589059 vs 1.589069 after 100 steps).
+            "deterministic": False,
         },
     }
 
@@ -400,6 +405,8 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
         _check_nothing_to_lose(out_dir, backup_dir)  # before anything is written
 
     keras.utils.set_random_seed(config["seed"])
+    if train_cfg["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(train_cfg["precision"])
     try:
         # The models and the data first: a bad value or source fails before any write.
