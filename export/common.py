@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import vitgan_tf
 from vitgan_tf import runs
+from vitgan_tf.images import quantize
 from vitgan_tf.runs import RunFolder
 
 # Which checkpoint of a run folder (`vitgan_tf.runs.CHECKPOINTS`) each `--checkpoint` exports.
@@ -65,8 +66,7 @@ def to_uint8(images):
     Returns:
         A `tf.uint8` tensor of the same shape.
     """
-    images = tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
-    return tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)
+    return tf.cast(quantize(images), tf.uint8)
 
 
 def seed_latents(seed, count, z_dim):

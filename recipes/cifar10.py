@@ -8,10 +8,9 @@ p = 0.8; Adam(2e-3, beta_1=0, beta_2=0.99); batch 128; EMA of G.
 Expected result: the paper reports FID 6.66 / IS 9.30 (arXiv v1); not
 reproduced here (no accelerator in this project's CI).
 Hardware: one or more GPUs (`--strategy mirrored`). Wall time: not measured
-on a GPU; on the 2-core CPU of this project a full step (bCR, EMA) at batch
-32 takes 2758 ms in float32 (README "Performance", from `python
-bench/train_step.py --compile function --json train_step.json`), so about 11 s
-at batch 128 if it scales linearly: this recipe is out of reach there.
+on a GPU; on a 2-core CPU it is out of reach (seconds per step at batch 128;
+measure with `python bench/train_step.py --preset cifar10`, figures in
+docs/performance.md).
 Command: python -m recipes.train cifar10 --strategy mirrored --out runs/cifar10
 """
 

@@ -3,15 +3,25 @@
 import math
 
 import numpy as np
+from keras import ops
 from PIL import Image
 
 from vitgan_tf.io import atomic_write
 
 
+def quantize(images):
+    """The one uint8 formula: float images in about [-1, 1] -> their uint8 values.
+
+    `round(clip((x + 1) * 127.5, 0, 255))`, round half to even, as float32
+    (a backend tensor; works inside compiled functions). Samples, FID's
+    Inception input and the exported models all use it.
+    """
+    return ops.round(ops.clip((ops.cast(images, "float32") + 1.0) * 127.5, 0.0, 255.0))
+
+
 def to_uint8(images):
-    """float images in [-1, 1] (clipped) -> uint8 [0, 255]: round((x + 1) * 127.5)."""
-    images = np.clip(np.asarray(images, dtype="float32"), -1.0, 1.0)
-    return np.round((images + 1.0) * 127.5).astype("uint8")
+    """float images in [-1, 1] (clipped) -> a uint8 numpy array (see `quantize`)."""
+    return ops.convert_to_numpy(quantize(np.asarray(images, dtype="float32"))).astype("uint8")
 
 
 def make_grid(images, columns=None, padding=0, scale=1, pad_value=0):

@@ -44,6 +44,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from vitgan_tf.images import quantize
 from vitgan_tf.metrics import torchscript
 
 __all__ = [
@@ -541,8 +542,7 @@ class InceptionFeatureExtractor:
 
         uint8 arrays are taken as they are; float arrays are taken to be in
         [-1, 1] and quantised as SPEC.md's x_uint8 (generated images are scored
-        as the uint8 images they would be saved as): round(clip((x + 1) *
-        127.5, 0, 255)), round half to even as `vitgan_tf.images.to_uint8`.
+        as the uint8 images they would be saved as): `vitgan_tf.images.quantize`.
         """
         images = np.asarray(images) if not tf.is_tensor(images) else images
         shape = tuple(images.shape)
@@ -557,7 +557,7 @@ class InceptionFeatureExtractor:
             return tf.cast(images, tf.float32)
         if not dtype.is_floating:
             raise ValueError(f"Expected uint8 images or float images in [-1, 1]. Received: dtype={dtype.name}")
-        return tf.round(tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) * 127.5, 0.0, 255.0))
+        return quantize(images)
 
     def __call__(self, images):
         """Features [n, 2048] float32 (numpy) of uint8 or [-1, 1] float images."""

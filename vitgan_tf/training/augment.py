@@ -6,8 +6,7 @@ Ops (Zhao et al., arXiv 2006.10738, plus isotropic scaling as in ViTGAN):
   to the per-pixel channel mean by U[0, 2)), contrast (scale the distance to
   the per-image mean by U[0.5, 1.5)). Not clipped, as in the reference code
   (DiffAugment_tf.py): the result may leave [-1, 1], and every pixel keeps
-  its gradient. (Before 2026-11-25 we clipped to [-1, 1]; README says which
-  results were made with that clip.)
+  its gradient.
 - ``translation``: integer shift of up to ``translation_ratio * size`` pixels
   per axis, vacated pixels set to 0.
 - ``cutout``: a square of side ``cutout_ratio * size`` at a random centre

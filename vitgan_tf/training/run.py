@@ -57,7 +57,8 @@ def _defaults(function, skip=()):
 
 
 def base_config():
-    """Every key of a run config with its default (the paper's recipe).
+    """Every key of a run config with its default: the paper's GAN settings on the
+    `tiny` preset and synthetic data (recipes override them).
 
     `gan` and `optimizer` defaults are read from `ViTGAN` and
     `default_optimizer`, so they live in one place; `model.*` sections hold
