@@ -5,6 +5,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,3 +82,18 @@ class PackagingTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReadmeCommandsTest(unittest.TestCase):
+    def test_ci_runs_the_test_command_written_in_readme(self):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            readme = f.read()
+        blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+        tests = [b for b in blocks if "pytest" in b]
+        self.assertEqual(len(tests), 1, tests)
+        with open(os.path.join(ROOT, ".ci", "run")) as f:
+            ci = [line for line in f.read().splitlines() if line and not line.startswith("#")][-1]
+        quiet = lambda command: " ".join(t for t in command.split() if t != "-q")  # noqa: E731
+        self.assertEqual(quiet(ci), quiet(tests[0]))
+        main = [b for b in blocks if "recipes.train fashion_mnist" in b]
+        self.assertTrue(main and "-e ." in main[0] and "-r requirements.txt" in main[0], main)
