@@ -3,14 +3,23 @@
 Importing the package registers every serializable class under the Keras
 package name "vitgan_tf", so saved `.keras` files load with
 `keras.saving.load_model(path, safe_mode=True)`.
+
+`layers` and `models` are written with `keras.ops` and run on any Keras
+backend (TensorFlow, JAX; tested). Training (`training`, `ViTGAN`), data,
+metrics and export use TensorFlow: they are imported here only when Keras
+runs on TensorFlow, so that the models import where TensorFlow is absent.
 """
 
-from vitgan_tf import data
+import keras
+
 from vitgan_tf import layers
-from vitgan_tf import lipschitz
-from vitgan_tf import metrics
 from vitgan_tf import models
-from vitgan_tf import training
-from vitgan_tf.training import ViTGAN
+
+if keras.backend.backend() == "tensorflow":
+    from vitgan_tf import data
+    from vitgan_tf import lipschitz
+    from vitgan_tf import metrics
+    from vitgan_tf import training
+    from vitgan_tf.training import ViTGAN
 
 __version__ = "0.1.0"
