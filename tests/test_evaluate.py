@@ -79,13 +79,55 @@ def _run(argv):
     return evaluate.run(argv + ["--quiet", "--batch-size", "4"])
 
 
-def test_generator_cli_writes_json(tiny_dataset, saved_generator, recwarn):
+def _generated_uint8(generator_path, num_samples, batch_size, seed=0):
+    """The uint8 images the CLI scores, rebuilt without its code paths.
+
+    Latents: numpy's default_rng(seed), standard normal, drawn batch by batch
+    (`evaluation.generator_batches`); quantisation: round(clip((x + 1) * 127.5,
+    0, 255)), round half to even (SPEC.md's x_uint8), in numpy.
+    """
+    gen = keras.saving.load_model(generator_path, safe_mode=True, compile=False)
+    rng = np.random.default_rng(seed)
+    images = []
+    for start in range(0, num_samples, batch_size):
+        z = rng.standard_normal((min(batch_size, num_samples - start), gen.z_dim))
+        images.append(np.asarray(gen(z.astype(np.float32), training=False), np.float64))
+    x = np.concatenate(images)
+    return np.round(np.clip((x + 1.0) * 127.5, 0.0, 255.0)).astype(np.uint8)
+
+
+def _numpy_fid(features1, features2):
+    """FID of two feature sets, float64 numpy, without any d x d matrix.
+
+    With centred features A1 [n1, d], A2 [n2, d] and unbiased covariances
+    S_i = A_i^T A_i / (n_i - 1): the non-zero eigenvalues of S1 S2 are those of
+    (A1 A2^T)(A1 A2^T)^T / ((n1 - 1)(n2 - 1)), so tr sqrt(S1 S2) is the sum of
+    the singular values of A1 A2^T / sqrt((n1 - 1)(n2 - 1)) (exact, also when
+    n < d and the covariances are singular), and tr S_i = |A_i|_F^2 / (n_i - 1).
+    """
+    f1, f2 = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
+    (n1, _), (n2, _) = f1.shape, f2.shape
+    a1, a2 = f1 - f1.mean(0), f2 - f2.mean(0)
+    cross = (a1 @ a2.T) / np.sqrt((n1 - 1) * (n2 - 1))
+    trace_sqrt = np.linalg.svd(cross, compute_uv=False).sum()
+    traces = (a1**2).sum() / (n1 - 1) + (a2**2).sum() / (n2 - 1)
+    return float(((f1.mean(0) - f2.mean(0)) ** 2).sum() + traces - 2.0 * trace_sqrt)
+
+
+def test_generator_cli_writes_json(tiny_dataset, saved_generator, extractor, recwarn):
     out = str(tiny_dataset / "eval.json")
     record = _run(["--generator", saved_generator, "--dataset", "tiny", "--num-samples", "6",
                    "--real-samples", "8", "--kid-samples", "6", "--out", out])
     with open(out) as f:
         written = json.load(f)
     assert written == json.loads(json.dumps(record))
+    # The value: FID recomputed from Inception features of the same images (the
+    # generator's on the CLI's latents, quantised; the first 8 real ones).
+    fake = extractor(_generated_uint8(saved_generator, 6, 4))
+    real = extractor(_tiny_loader("train", 32)[:8])
+    assert fake.shape == (6, 2048) and real.shape == (8, 2048)
+    # Agrees to ~1e-16 here; flooring instead of rounding the images moves it by 2e-3.
+    assert written["metrics"]["fid6"] == pytest.approx(_numpy_fid(real, fake), rel=1e-5)
     assert set(written["metrics"]) == {"fid6", "kid6", "kid6_std"}
     assert written["metrics"]["fid6"] > 0 and written["metrics"]["kid6_std"] is None  # one block
     assert written["real"] == {"dataset": "tiny", "split": "train", "num_samples": 8, "image_size": 32}
@@ -189,8 +231,24 @@ def test_is_in_cli(tiny_dataset, saved_generator):
     tf.saved_model.save(_FakeHubInception(), path)
     record = _run(["--generator", saved_generator, "--dataset", "tiny", "--num-samples", "6",
                    "--real-samples", "8", "--metrics", "is", "--is-classifier", path])
-    assert list(record["metrics"]) == ["is6"] and record["metrics"]["is6"] >= 1.0
-    assert record["is_classifier"].startswith("savedmodel:")
+    assert list(record["metrics"]) == ["is6"] and record["is_classifier"].startswith("savedmodel:")
+    # The value: IS = exp(mean_i KL(p(y|x_i) || p(y))) over all 6 images (one split, as
+    # TF-GAN's classifier_score_from_logits), from the fake classifier's logits on the
+    # images the CLI scored. Its input: the uint8 images resized to 299x299 with TF1
+    # resize_bilinear (no half-pixel centres), (x - 128) / 128, grey -> 3 channels.
+    images = _generated_uint8(saved_generator, 6, 4)
+    resized = tf.compat.v1.image.resize_bilinear(images.astype(np.float32), [299, 299],
+                                                 align_corners=False).numpy()
+    pooled = ((resized.astype(np.float64) - 128.0) / 128.0).mean(axis=(1, 2))  # [6, 1]
+    logits = 10.0 * np.repeat(pooled, 3, axis=1) @ _FakeHubInception().w.numpy().astype(np.float64)
+    log_p = logits - logits.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    p = np.exp(log_p)
+    kl = (p * (log_p - np.log(p.mean(0)))).sum(1)
+    expected = float(np.exp(kl.mean()))
+    assert expected > 1.01  # the images differ enough for the score to say something
+    assert record["metrics"]["is6"] == pytest.approx(expected, rel=1e-4), (record, kl)
+    assert np.log(record["metrics"]["is6"]) == pytest.approx(kl.mean(), rel=1e-4)
 
 
 class _ToyGAN(keras.Model):
