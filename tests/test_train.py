@@ -176,7 +176,8 @@ class TrainStepTest(TestCase):
 
     def test_xla_step_trains(self):
         # XLA draws other random numbers (TF's auto-selected stateless RNG
-        # algorithm differs under XLA), so values are checked, not equality.
+        # algorithm differs under XLA), so the compiled step is checked to train
+        # here; its values on given draws in test_xla_gradients_equal_eager_gradients.
         gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3,
                      bcr_real=0.0, bcr_fake=0.0)
         gan.compile(jit_compile=True)
@@ -186,6 +187,59 @@ class TrainStepTest(TestCase):
         self.assertTrue(all(np.isfinite(list(logs.values()))))
         self.assertTrue(all(np.abs(a - b).max() > 0 for a, b in
                             zip(before[:2], gan.discriminator.get_weights()[:2])))
+
+    def test_xla_gradients_equal_eager_gradients(self):
+        # The per-replica gradient functions compiled with XLA (as `compile(jit_compile=True)`
+        # does under a strategy) against eager on the same weights and the same draws,
+        # with bCR and DiffAugment on: D gradients, new ISN vectors, loss terms; G
+        # gradients and loss.
+        gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3)
+        gan.compile()
+        self.assertTrue(gan.use_bcr and augment.parse_policy(gan.augment_policy))
+        disc = gan.discriminator
+        # ISN's u starts as the exact top singular vector, which one power iteration
+        # hardly moves: start from random unit vectors so the new vectors differ.
+        rng = np.random.default_rng(0)
+        for variable in disc.non_trainable_variables:
+            if "vector_u" in variable.path:
+                u = rng.normal(size=variable.shape)
+                variable.assign((u / np.linalg.norm(u)).astype("float32"))
+        real = tf.constant(real_batch())
+        draws = gan.sample_randomness(8)
+        state = [v.numpy().copy() for v in disc.non_trainable_variables]
+        eager_d = gan._discriminator_gradients(real, draws, 1)
+        xla_d = tf.function(gan._discriminator_gradients, jit_compile=True)(real, draws, 1)
+        eager_g = gan._generator_gradients(draws, 1)
+        xla_g = tf.function(gan._generator_gradients, jit_compile=True)(draws, 1)
+        # Neither call assigned the ISN vectors: both ran from the same state.
+        for variable, value in zip(disc.non_trainable_variables, state, strict=True):
+            self.assertAllEqual(variable.numpy(), value, msg=variable.path)
+
+        def assert_close(name, eager, xla):
+            self.assertEqual(len(eager), len(xla), msg=name)
+            for i, (a, b) in enumerate(zip(eager, xla)):
+                self.assertEqual(a is None, b is None, msg=f"{name}[{i}]")
+                if a is not None:
+                    self.assertAllClose(a, b, atol=1e-4, rtol=1e-3, msg=f"{name}[{i}]")
+
+        (d_grads, updates, stats), (xla_grads, xla_updates, xla_stats) = eager_d, xla_d
+        self.assertLen(d_grads, len(disc.trainable_variables))
+        self.assertTrue(all(float(tf.reduce_max(tf.abs(g))) > 0 for g in d_grads))
+        assert_close("d_grads", d_grads, xla_grads)
+        # Training-mode D advanced its power iteration: every u moved (but the logit
+        # layer's, a 1-vector: always +-1).
+        moved = [np.abs(np.asarray(u) - old).max() for u, old, v in
+                 zip(updates, state, disc.non_trainable_variables)
+                 if "vector_u" in v.path and old.size > 1]
+        self.assertNotEmpty(moved)
+        self.assertGreater(min(moved), 1e-2)
+        assert_close("isn_updates", updates, xla_updates)
+        self.assertGreater(float(stats[3]), 0.0)  # the bCR term is on
+        assert_close("d_stats (d_loss, d_real, d_fake, bcr)", stats, xla_stats)
+        (g_grads, g_loss), (xla_g_grads, xla_g_loss) = eager_g, xla_g
+        self.assertLen(g_grads, len(gan.generator.trainable_variables))
+        assert_close("g_grads", g_grads, xla_g_grads)
+        self.assertAllClose(g_loss, xla_g_loss, atol=1e-5, rtol=1e-5)
 
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "bcr_real=-1"):
