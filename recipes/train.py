@@ -141,8 +141,11 @@ def main(argv=None):
                   f"replicas: {strategy.num_replicas_in_sync}; out: {out} (not written)")
             return 0
         run.train(config, out, strategy=strategy)
-    except (OSError, ValueError) as error:  # bad input: a folder, a file, a value
+    except run.RunFolderWriteError as error:  # disk full or permissions, mid-run
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)  # bad input: a folder, a file, a value
         return 2
     except FloatingPointError as error:  # NaN/Inf losses (NaNGuard names the step)
         print(f"error: {error}", file=sys.stderr)

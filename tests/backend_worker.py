@@ -48,7 +48,9 @@ def run(folder):
         np.savez(os.path.join(folder, f"{name}.{backend}.npz"),
                  **{f"y{i}": y for i, y in enumerate(outputs)},
                  **{f"r{i}": y for i, y in enumerate(reloaded)})
-    print(f"backend={backend} cases={len(builders)}")
+    # The layers and models need no TensorFlow on another backend.
+    tensorflow = "tensorflow" in sys.modules and backend != "tensorflow"
+    print(f"backend={backend} cases={len(builders)} tensorflow_imported={tensorflow}")
 
 
 if __name__ == "__main__":

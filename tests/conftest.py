@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(config, items):
 
     It is a deprecated TF1 context manager that pytest collects as a test (and
     skips) in every `tf.test.TestCase` subclass. `tests.test_case.TestCase`
-    hides it (`test_session = None`); this catches a class that subclasses
+    hides it (a `test_session` property); this catches a class that subclasses
     `tf.test.TestCase` directly. Dropped silently, not reported as deselected:
     it was never a test.
     """

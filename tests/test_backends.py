@@ -47,7 +47,7 @@ def test_layers_and_models_on_jax_equal_tensorflow(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tests.backend_worker", str(tmp_path)], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert f"backend=jax cases={len(cases)}" in proc.stdout, proc.stdout
+    assert f"backend=jax cases={len(cases)} tensorflow_imported=False" in proc.stdout, proc.stdout
     for name, outputs in expected.items():
         got = np.load(tmp_path / f"{name}.jax.npz")
         for i, want in enumerate(outputs):

@@ -135,3 +135,12 @@ def test_an_unwritable_run_folder_mid_run_stops_with_a_clear_error(files):
                                       r"last good checkpoint \(step 4\)"):
         run.train(config, out, extra_callbacks=[Unwritable()], verbose=0)
     assert run.RunFolder(out).checkpoint_step() == 4
+
+    class Offline(keras.callbacks.Callback):  # not a write failure: passes through unchanged
+        def on_epoch_end(self, epoch, logs=None):
+            raise ConnectionError("could not fetch the Inception weights")
+
+    with pytest.raises(ConnectionError, match="could not fetch") as raised:
+        run.train(run.merge(config, {"train": {"steps": 8}}), out, extra_callbacks=[Offline()],
+                  verbose=0)
+    assert not isinstance(raised.value, run.RunFolderWriteError)

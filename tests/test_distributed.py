@@ -60,6 +60,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         a, b = getattr(single, name).weights, getattr(multi, name).weights
         diffs[name] = max(float(np.abs(np.asarray(u) - np.asarray(v)).max()) for u, v in zip(a, b))
     out["weight_diff"] = diffs
+    out["train_steps"] = [int(np.asarray(single.train_steps)), int(max(replica_values(multi.train_steps)))]
     sync = []
     for var in multi.discriminator.non_trainable_variables + multi.ema_generator.weights:
         values = replica_values(var)
@@ -90,7 +91,7 @@ WORKER_SCRIPT = textwrap.dedent("""
     weights = [np.asarray(w) for w in gan.generator.weights + gan.discriminator.weights
                + gan.ema_generator.weights]
     np.savez(sys.argv[2], *weights)
-    print("STEPS", int(gan.d_optimizer.iterations.numpy()))
+    print("STEPS", int(gan.d_optimizer.iterations.numpy()), "TRAIN_STEPS", int(gan.train_steps.numpy()))
 """)
 
 
@@ -144,6 +145,7 @@ class DistributedTest(TestCase):
             self.assertLess(diff, 1e-4, name)
         self.assertEqual(result["n_replica_values"], 2)
         self.assertLess(result["replica_desync"], 1e-6)
+        self.assertEqual(result["train_steps"], [2, 2])  # one count per step, not per replica
         self.assertTrue(all(np.isfinite(v).all() for v in result["xla"].values()))
         self.assertIn("batch_size=5", result["batch_error"])
         self.assertIn("2 replicas", result["batch_error"])
@@ -165,7 +167,7 @@ class DistributedTest(TestCase):
         outputs = communicate_all(procs, timeout=400)
         for proc, output in zip(procs, outputs):
             self.assertEqual(proc.returncode, 0, output[-3000:])
-            self.assertIn("STEPS 2", output)
+            self.assertIn("STEPS 2 TRAIN_STEPS 2", output)
         a = np.load(os.path.join(self.get_temp_dir(), "weights_0.npz"))
         b = np.load(os.path.join(self.get_temp_dir(), "weights_1.npz"))
         self.assertEqual(len(a.files), len(b.files))

@@ -80,9 +80,6 @@ class PackagingTest(unittest.TestCase):
                         probe.stdout)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class ReadmeCommandsTest(unittest.TestCase):
     def test_ci_runs_the_test_command_written_in_readme(self):
@@ -97,3 +94,7 @@ class ReadmeCommandsTest(unittest.TestCase):
         self.assertEqual(quiet(ci), quiet(tests[0]))
         main = [b for b in blocks if "recipes.train fashion_mnist" in b]
         self.assertTrue(main and "-e ." in main[0] and "-r requirements.txt" in main[0], main)
+
+
+if __name__ == "__main__":
+    unittest.main()

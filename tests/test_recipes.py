@@ -99,12 +99,15 @@ class ConfigKeysTest(TestCase):
             "gan.bcr_real=1",  # an int where a float is expected
             "gan.ema_decay=null",  # documented: no EMA update
             "train.jit_compile=false", "model.discriminator.attention=dot",
+            "model.discriminator.spectral_norm=null", "gan.augment_policy=null",  # documented off
+            'gan.bcr_policy=["translation"]',  # a list of ops
             "model.generator.z_dim=8", "model.shared.depth=2",
         ])
         self.assertEqual((config["gan"]["bcr_real"], config["gan"]["ema_decay"]), (1, None))
         gan = run.build_gan(config)
         self.assertEqual((gan.generator.depth, gan.discriminator.depth, gan.generator.z_dim), (2, 2, 8))
-        self.assertEqual(gan.discriminator.attention, "dot")
+        self.assertEqual((gan.discriminator.attention, gan.discriminator.spectral_norm), ("dot", None))
+        self.assertEqual((gan.augment_policy, gan.bcr_policy), (None, ["translation"]))
 
     def test_defaults_come_from_the_classes(self):
         import inspect

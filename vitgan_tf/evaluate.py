@@ -197,12 +197,15 @@ def run(argv=None):
 
 def main(argv=None):
     """`python -m vitgan_tf.evaluate` and `vitgan-evaluate`: exit code 0 on success, 2 on
-    bad input (a one-line `error:` message)."""
+    bad input, 1 on other failures (a one-line `error:` message)."""
     try:
         run(argv)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)  # bad input: a file or a value
         return 2
+    except OSError as error:  # e.g. the Inception weights could not be fetched
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,7 +9,7 @@ product (reverse mode) per step, never the Jacobian itself.
 import keras
 import tensorflow as tf
 
-from vitgan_tf.runs import current_step
+from vitgan_tf.runs import StepCounter
 
 
 def jacobian_norm(fn, inputs, num_iterations=20, seed=0):
@@ -97,6 +97,7 @@ class LipschitzMonitor(keras.callbacks.Callback):
         self._estimate = None
         self._writer = None
         self._step = 0
+        self._steps = StepCounter()
 
     def estimate(self):
         """The current estimate, max over the fixed batch (a Python float)."""
@@ -112,9 +113,10 @@ class LipschitzMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.log_dir and self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
+        self._steps.start(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step = current_step(self.model)  # the run's one step counter
+        self._step = self._steps.batch_end()  # a ViTGAN's train_steps
         if self._step % self.every_n_steps:
             return
         value = self.estimate()

@@ -46,6 +46,35 @@ def current_step(model):
     return int(keras.ops.convert_to_numpy(counter))
 
 
+class StepCounter:
+    """The step a generic callback sees (`FIDCallback`, `LipschitzMonitor`).
+
+    For a `ViTGAN` (a model with `train_steps`) it is `current_step`; for
+    any other model, the batches run, counted from the optimizer's
+    iterations at the start of `fit` (0 without an optimizer).
+    """
+
+    def __init__(self):
+        self._model = None
+        self._count = 0
+
+    def start(self, model):
+        """Call from `on_train_begin`."""
+        self._model = model
+        if getattr(model, "train_steps", None) is None:
+            import keras  # noqa: PLC0415
+
+            iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
+            self._count = 0 if iterations is None else int(keras.ops.convert_to_numpy(iterations))
+
+    def batch_end(self):
+        """Call from `on_train_batch_end`; returns the step just completed."""
+        if getattr(self._model, "train_steps", None) is not None:
+            return current_step(self._model)
+        self._count += 1
+        return self._count
+
+
 def read_metrics(path):
     """Records of a `metrics.jsonl` file, in order.
 
@@ -195,8 +224,12 @@ class RunFolder:
         path = os.path.join(backup_dir or self.backup_dir, "training_metadata.json")
         if not os.path.exists(path):
             return 0
-        with open(path) as f:
-            return int(json.load(f)["epoch"])
+        try:
+            with open(path) as f:
+                return int(json.load(f)["epoch"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"Backup metadata {path!r} is corrupt ({error!r}); its run cannot "
+                             "resume: move the folder away or restore the file") from error
 
 
 def samples_name(step):

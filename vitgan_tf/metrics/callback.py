@@ -8,7 +8,7 @@ from vitgan_tf.metrics.evaluation import collect_statistics
 from vitgan_tf.metrics.evaluation import compute_metrics
 from vitgan_tf.metrics.evaluation import generator_batches
 from vitgan_tf.metrics.evaluation import reference_statistics
-from vitgan_tf.runs import current_step
+from vitgan_tf.runs import StepCounter
 
 __all__ = ["FIDCallback"]
 
@@ -75,6 +75,7 @@ class FIDCallback(keras.callbacks.Callback):
         self.verbose = verbose
         self._reference = None
         self._pending = {}
+        self._steps = StepCounter()
         self.final_trigger = final_trigger
         self.history = []  # [(step, {name: value})]
 
@@ -111,8 +112,11 @@ class FIDCallback(keras.callbacks.Callback):
         # that it cannot trip `NaNGuard` or block `Checkpoint`.
         return {k: v for k, v in results.items() if not (k.endswith("_std") and not math.isfinite(v))}
 
+    def on_train_begin(self, logs=None):
+        self._steps.start(self.model)
+
     def on_train_batch_end(self, batch, logs=None):
-        step = current_step(self.model)  # the run's one step counter (survives a resume)
+        step = self._steps.batch_end()  # a ViTGAN's train_steps (survives a resume)
         final = self.final_trigger is not None and self.final_trigger()
         if step % self.every_n_steps and not final:
             return

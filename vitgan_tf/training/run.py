@@ -10,6 +10,7 @@ sees (at once for indexed sources, by replaying a tfds stream; see
 """
 
 import copy
+import errno
 import inspect
 import json
 import os
@@ -34,10 +35,14 @@ MODEL_SECTIONS = {
     "model.generator": Generator.CONFIG_KEYS,
     "model.discriminator": Discriminator.CONFIG_KEYS,
 }
-# Keys that may also be null (their defaults are not).
-NULLABLE_KEYS = ("gan.ema_decay",)
-# Types accepted besides the default's own (an initializer may be a Keras config dict).
-EXTRA_TYPES = {"patch_kernel_initializer": (dict,), "jit_compile": (bool,)}
+# Keys that may also be null (their defaults are not): no EMA, no DiffAugment / bCR
+# transform, no spectral normalisation.
+NULLABLE_KEYS = ("gan.ema_decay", "gan.augment_policy", "gan.bcr_policy",
+                 "model.discriminator.spectral_norm")
+# Types accepted besides the default's own (an initializer may be a Keras config dict; a
+# policy a list of op names).
+EXTRA_TYPES = {"patch_kernel_initializer": (dict,), "jit_compile": (bool,),
+               "augment_policy": (list,), "bcr_policy": (list,)}
 # Real images on which LipschitzMonitor estimates D's Jacobian norm.
 LIPSCHITZ_BATCH = 16
 
@@ -45,7 +50,7 @@ LIPSCHITZ_BATCH = 16
 EVAL_DATASETS = ("fashion_mnist",)
 
 # Keys that may change when resuming a run (everything else must match).
-RESUMABLE_KEYS = ("train.steps", "train.train_minutes")
+RESUMABLE_KEYS = ("train.steps", "train.train_minutes", "train.deterministic")
 
 
 def _defaults(function, skip=()):
@@ -338,7 +343,8 @@ def check_out_dir(out_dir, config):
                 "choose another folder"
             )
         return False
-    previous = folder.read_config()
+    # Filled with today's defaults: a key added since the run started is no difference.
+    previous = merge(base_config(), folder.read_config())
     if comparable(previous) != comparable(json.loads(json.dumps(config))):
         if not folder.has_trained():
             print(f"{out_dir}: its run never trained a step; starting this config there")
@@ -462,16 +468,19 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
                                          tensorboard_dir=os.path.join(tb_dir, "samples")),
                 keras.callbacks.TensorBoard(tb_dir, update_freq="epoch"),
             ]
+        # The step counter restored with a backup; this also sets it for a backup written
+        # before the counter existed (its weights hold no `train_steps`).
+        gan.train_steps.assign(start_step)
         try:
             gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                     callbacks=run_callbacks + list(extra_callbacks), verbose=verbose)
         except (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError) as error:
-            if isinstance(error, tf.errors.ResourceExhaustedError) and "space" not in str(error):
-                raise  # out of memory, not a full disk
+            if not _is_write_failure(error):
+                raise
             step = folder.checkpoint_step()
             kept = f"the last good checkpoint (step {step}) is in {checkpoint_dir}" if step else \
                 "no checkpoint was written yet"
-            raise OSError(
+            raise RunFolderWriteError(
                 f"Could not write to the run folder {out_dir!r} "
                 f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
                 f"training stopped and {kept}. Free space or fix permissions, then run the same "
@@ -480,6 +489,22 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     finally:
         keras.mixed_precision.set_global_policy("float32")
     return gan
+
+
+class RunFolderWriteError(OSError):
+    """Training stopped because the run folder could not be written (disk full, permissions)."""
+
+
+WRITE_ERRNOS = (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM)
+
+
+def _is_write_failure(error):
+    """True for a full disk or a permission error (not, e.g., a failed download)."""
+    if isinstance(error, tf.errors.PermissionDeniedError):
+        return True
+    if isinstance(error, tf.errors.ResourceExhaustedError):  # else out of memory
+        return "No space left on device" in str(error)
+    return getattr(error, "errno", None) in WRITE_ERRNOS
 
 
 def evaluation_callbacks(config, start_step, timer=None):
