@@ -35,12 +35,18 @@ def run(folder):
     backend = keras.backend.backend()
     builders = [(name, lambda c=cls, k=kwargs: build_case_model(c, k)[0])
                 for name, cls, kwargs in all_cases()] + model_cases()
+    runs = []
     for name, build in builders:
         stored = np.load(os.path.join(folder, f"{name}.npz"))
         model = build()
         model.set_weights([stored[f"w{i}"] for i in range(len(model.weights))])
         inputs = [stored[f"x{i}"] for i in range(len([k for k in stored if k.startswith("x")]))]
         outputs = as_list(model(inputs if len(inputs) > 1 else inputs[0], training=False))
+        runs.append((name, model, inputs, outputs))
+    # Building and running needed no TensorFlow (Keras' own `.keras` saving below imports it
+    # for file access when it is installed).
+    tensorflow = "tensorflow" in sys.modules and backend != "tensorflow"
+    for name, model, inputs, outputs in runs:
         path = os.path.join(folder, f"{name}.{backend}.keras")
         model.save(path)
         restored = keras.saving.load_model(path, safe_mode=True)
@@ -48,8 +54,6 @@ def run(folder):
         np.savez(os.path.join(folder, f"{name}.{backend}.npz"),
                  **{f"y{i}": y for i, y in enumerate(outputs)},
                  **{f"r{i}": y for i, y in enumerate(reloaded)})
-    # The layers and models need no TensorFlow on another backend.
-    tensorflow = "tensorflow" in sys.modules and backend != "tensorflow"
     print(f"backend={backend} cases={len(builders)} tensorflow_imported={tensorflow}")
 
 
