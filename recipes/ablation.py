@@ -466,7 +466,10 @@ def run_variant(key, config, settings, real, extractor, lipschitz_images, out, r
     def evaluate_fn(generator, num_samples=curve_samples, kid_samples=curve_samples):
         return evaluate(generator, real, extractor, num_samples, kid_samples, seed)
 
-    budget = callbacks.TrainTimeBudget(settings["minutes"] * 60.0)
+    # --smoke stops only at a multiple of 2 x log_every, so that even a run whose
+    # first (compiling) step outlasts its budget logs losses at two steps.
+    budget = callbacks.TrainTimeBudget(settings["minutes"] * 60.0,
+                                       every_n_steps=2 * log_every if settings.get("smoke") else None)
     monitor = LipschitzMonitor(lipschitz_images, every_n_steps=log_every,
                                num_iterations=settings["lipschitz_iterations"])
     recorder = make_recorder(key, budget, batch_size, settings["eval_every_minutes"] * 60.0,
