@@ -232,6 +232,29 @@ class ImprovedSpectralNormalizationTest(TestCase):
         layer(x, training=True)
         self.assertAllEqual(layer.kernel.numpy(), kernel_before)
 
+    def test_stateless_call_uses_the_given_values(self):
+        # The JAX train step runs D through `stateless_call`: the wrapped layer must see the
+        # given kernel AND bias (a StatelessScope does not inherit an enclosing one's mapping),
+        # and the new u must come back as a value, the variable untouched.
+        layer = self.make_layer()
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(4, 20)).astype("float32")
+        kernel = rng.normal(size=(20, 12)).astype("float32")
+        bias = rng.normal(size=(12,)).astype("float32")
+        values = {id(layer.kernel): kernel, id(layer.layer.bias): bias}
+        trainable = [values[id(v)] for v in layer.trainable_variables]
+        non_trainable = [v.numpy() for v in layer.non_trainable_variables]
+        u_before = layer.vector_u.numpy().copy()
+        outputs, new_non_trainable = layer.stateless_call(trainable, non_trainable, x, training=True)
+        new = {v.path: value for v, value in zip(layer.non_trainable_variables, new_non_trainable)}
+        u = np.asarray(new[layer.vector_u.path])
+        v = (u_before @ kernel.T) / np.linalg.norm(u_before @ kernel.T)  # one power iteration
+        sigma = float(np.sum((v @ kernel) * u))
+        expected = x @ (kernel * layer.sigma_init.numpy() / sigma) + bias
+        self.assertAllClose(outputs, expected, atol=1e-4, rtol=1e-4)
+        self.assertAllClose(u, (v @ kernel) / np.linalg.norm(v @ kernel), atol=1e-6)
+        self.assertAllEqual(layer.vector_u.numpy(), u_before)
+
     def test_u_updates_only_in_training(self):
         layer = self.make_layer()
         layer.kernel.assign(np.random.default_rng(3).normal(size=(20, 12)))

@@ -5,9 +5,10 @@ package name "vitgan_tf", so saved `.keras` files load with
 `keras.saving.load_model(path, safe_mode=True)`.
 
 `layers` and `models` are written with `keras.ops` and run on any Keras
-backend (TensorFlow, JAX; tested). Training (`training`, `ViTGAN`), data,
-metrics and export use TensorFlow: they are imported here only when Keras
-runs on TensorFlow, so that the models import where TensorFlow is absent.
+backend (TensorFlow, JAX; tested). `ViTGAN` (the fit model) trains on
+TensorFlow and JAX. The run driver, data, metrics and export use TensorFlow:
+they are imported here only when Keras runs on TensorFlow, so that the
+package imports where TensorFlow is absent.
 """
 
 import keras
@@ -15,11 +16,12 @@ import keras
 from vitgan_tf import layers
 from vitgan_tf import models
 
+if keras.backend.backend() in ("tensorflow", "jax"):
+    from vitgan_tf import training
+    from vitgan_tf.training import ViTGAN
 if keras.backend.backend() == "tensorflow":
     from vitgan_tf import data
     from vitgan_tf import lipschitz
     from vitgan_tf import metrics
-    from vitgan_tf import training
-    from vitgan_tf.training import ViTGAN
 
 __version__ = "0.1.0"

@@ -35,14 +35,19 @@ same tfds and dataset versions) but is slow for a long run: its start-up
 time grows with `start_step`.
 """
 
-import gzip
 import logging
 import os
 
 import numpy as np
 import tensorflow as tf
 
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+from vitgan_tf.sources import FASHION_MNIST_DIR  # noqa: F401  (re-exported)
+from vitgan_tf.sources import FASHION_MNIST_FILES  # noqa: F401
+from vitgan_tf.sources import load_cifar10
+from vitgan_tf.sources import load_fashion_mnist
+from vitgan_tf.sources import load_npz
+from vitgan_tf.sources import read_idx_images  # noqa: F401
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 SYNTHETIC_SIZE = 512
 
@@ -50,75 +55,6 @@ logger = logging.getLogger(__name__)
 
 
 # === Sources ===
-
-
-def read_idx_images(path):
-    """Reads an IDX image file (optionally gzip) as uint8 `[N, rows, cols]`."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], "big")
-    if magic != 2051:
-        raise ValueError(f"{path} is not an IDX image file (magic {magic}, expected 2051)")
-    n, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
-    images = np.frombuffer(data, np.uint8, offset=16)
-    if images.size != n * rows * cols:
-        raise ValueError(f"{path}: expected {n}x{rows}x{cols} pixels, found {images.size}")
-    return images.reshape(n, rows, cols)
-
-
-FASHION_MNIST_FILES = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}
-
-
-def load_fashion_mnist(split="train", data_dir=None):
-    """Fashion-MNIST images of `split` ("train" or "test"), uint8 `[N, 28, 28, 1]`.
-
-    Reads the Debian files in `data_dir` (default `$VITGAN_TF_FASHION_MNIST_DIR`,
-    else `FASHION_MNIST_DIR`); downloads with `keras.datasets` when they are absent.
-    """
-    if split not in FASHION_MNIST_FILES:
-        raise ValueError(f"fashion_mnist has splits {sorted(FASHION_MNIST_FILES)}. Received: split={split!r}")
-    data_dir = data_dir or os.environ.get("VITGAN_TF_FASHION_MNIST_DIR", FASHION_MNIST_DIR)
-    path = os.path.join(data_dir, FASHION_MNIST_FILES[split])
-    if os.path.exists(path):
-        return read_idx_images(path)[..., None]
-    logger.warning(
-        "%s not found (apt-get install dataset-fashion-mnist); downloading with "
-        "keras.datasets.fashion_mnist", path,
-    )
-    import keras
-
-    train, test = keras.datasets.fashion_mnist.load_data()
-    return (train if split == "train" else test)[0][..., None]
-
-
-def load_cifar10():
-    """CIFAR-10 training images, uint8 `[50000, 32, 32, 3]` (downloads once)."""
-    import keras
-
-    (images, _), _ = keras.datasets.cifar10.load_data()
-    return images
-
-
-def load_npz(path):
-    """uint8 images from a `.npz` file (`images`, `x_train` or the first array)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Dataset file not found: {path!r}")
-    with np.load(path) as archive:
-        if not archive.files:
-            raise ValueError(f"Dataset file {path!r} holds no arrays")
-        key = next((k for k in ("images", "x_train") if k in archive.files), archive.files[0])
-        images = archive[key]
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(
-            f"Expected images [N, H, W(, C)] with N > 0 in {path!r}[{key!r}], "
-            f"found shape {images.shape}"
-        )
-    if images.dtype != np.uint8:
-        raise ValueError(f"Expected uint8 images in {path!r}[{key!r}], found {images.dtype}")
-    return images
 
 
 def synthetic_images(image_size, channels, count=SYNTHETIC_SIZE, seed=0):

@@ -153,7 +153,12 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
         if training:
             self.vector_u.assign(ops.cast(u, self.vector_u.dtype))
         kernel = self._scale(sigma)
-        with keras.StatelessScope(state_mapping=[(self.kernel, kernel)]):
+        # The wrapped layer runs with the effective kernel in a StatelessScope. A
+        # StatelessScope does not inherit the enclosing one's mapping, so the layer's
+        # other variables (its bias) are mapped to their current values: inside an
+        # enclosing `stateless_call` (the JAX train step) those are the call's values.
+        mapping = [(v, v.value) for v in self.layer.variables if v is not self.kernel]
+        with keras.StatelessScope(state_mapping=mapping + [(self.kernel, kernel)]):
             return self.layer(inputs)
 
     def compute_output_shape(self, input_shape):

@@ -3,8 +3,12 @@
 import warnings
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+else:  # the JAX train step needs no TensorFlow
+    tf = None
 
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
@@ -47,6 +51,13 @@ class ViTGAN(keras.Model):
     every replica draws the randomness of the GLOBAL batch and uses its
     slice, so N replicas compute what one device computes on the global
     batch; gradients are averaged (loss / N, summed by the optimizer).
+
+    Backends: on TensorFlow the step is written with `tf.GradientTape` and
+    supports `tf.distribute` strategies; on JAX it is stateless
+    (`train_step(state, data)`, Keras' JAX trainer) with the same maths and
+    randomness, and runs under `keras.distribution.DataParallel` (every
+    device computes the global batch's step on its shard, as XLA partitions
+    it). `apply_step` runs one step with given randomness on either backend.
 
     XLA: with `compile(jit_compile=True)` on one device the whole step is
     compiled by Keras. Under a strategy (Keras falls back to no XLA), the
@@ -184,6 +195,11 @@ class ViTGAN(keras.Model):
             **kwargs: passed to `keras.Model.compile` (e.g. `run_eagerly`,
                 `steps_per_execution`); `optimizer` and `loss` are not allowed.
         """
+        backend = keras.backend.backend()
+        if backend not in ("tensorflow", "jax"):
+            raise NotImplementedError(
+                f"ViTGAN's train step runs on the TensorFlow and JAX backends; Keras runs on "
+                f"{backend!r}. The models (Generator, Discriminator) run on any backend.")
         for key in ("optimizer", "loss"):
             if key in kwargs:
                 raise ValueError(
@@ -193,14 +209,17 @@ class ViTGAN(keras.Model):
         g_optimizer = g_optimizer or default_optimizer(name="g_adam")
         d_optimizer = d_optimizer or default_optimizer(name="d_adam")
         if keras.mixed_precision.global_policy().name == "mixed_float16":
+            if backend == "jax":
+                raise ValueError("The JAX train step does not support mixed_float16 (loss "
+                                 "scaling); use mixed_bfloat16 or float32.")
             if not isinstance(g_optimizer, keras.optimizers.LossScaleOptimizer):
                 g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer, name="g_loss_scale")
             if not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer):
                 d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer, name="d_loss_scale")
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
-        strategy = tf.distribute.get_strategy()
-        self.distributed = tf.distribute.has_strategy() and not isinstance(
+        strategy = tf.distribute.get_strategy() if tf is not None else None
+        self.distributed = tf is not None and tf.distribute.has_strategy() and not isinstance(
             strategy, tf.distribute.OneDeviceStrategy
         )
         self.replica_jit = bool(jit_compile is True and self.distributed)
@@ -215,8 +234,9 @@ class ViTGAN(keras.Model):
         # Keras reduces train_step outputs with strategy.reduce(MEAN, axis=0)
         # under MultiWorkerMirroredStrategy, which fails on scalars: there
         # train_step returns shape-[1] values (reduced to scalars by Keras).
-        self.multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        with strategy.scope() if tf.distribute.has_strategy() else _null():
+        self.multi_worker = tf is not None and isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        with strategy.scope() if tf is not None and tf.distribute.has_strategy() else _null():
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
         if self.replica_jit:
@@ -225,11 +245,17 @@ class ViTGAN(keras.Model):
         else:
             self._d_grad_fn = self._discriminator_gradients
             self._g_grad_fn = self._generator_gradients
+        if backend == "jax":
+            # Keras' JAX trainer carries `model.optimizer.variables` in its state: give it
+            # both optimizers' variables.
+            self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
 
     # === Randomness ===
 
     def _replica_slice(self, local_batch):
         """(start, num_replicas) of this replica's slice of the global batch."""
+        if tf is None:  # JAX: the step is written for the global batch
+            return 0, 1
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
             return 0, 1
@@ -266,41 +292,54 @@ class ViTGAN(keras.Model):
 
     # === Gradients ===
 
-    def _discriminator_gradients(self, real, draws, num_replicas):
-        """D loss terms, D gradients and the new ISN vectors (not assigned)."""
-        disc = self.discriminator
-        fake = ops.stop_gradient(self.generator(draws["z_d"], training=True))
+    def _discriminator_inputs(self, real, fake, draws):
+        """D's one batch: A(x), A(G(z)) and, with bCR, T(A(x)), T(A(G(z))); `[k * B, H, W, C]`."""
         inputs = [augment.apply_params(real, draws["aug_real"]),
                   augment.apply_params(fake, draws["aug_fake"])]
         if self.use_bcr:
             inputs += [augment.apply_params(inputs[0], draws["bcr_real"]),
                        augment.apply_params(inputs[1], draws["bcr_fake"])]
-        inputs = ops.concatenate(inputs, axis=0)  # [k * B, H, W, C]
+        return ops.concatenate(inputs, axis=0)
+
+    def _discriminator_loss(self, logits, batch, real_input_grads=None):
+        """d_loss and (d_loss, d_real, d_fake, bcr) from D's float32 logits `[k * B, 1]`.
+
+        `real_input_grads`: the gradient of sum(D(A(x))) w.r.t. A(x) (R1), or None.
+        """
+        real_logits, fake_logits = logits[:batch], logits[batch:2 * batch]
+        adversarial = losses.nonsaturating_discriminator_loss(real_logits, fake_logits)
+        bcr = ops.zeros((), "float32")
+        if self.use_bcr:
+            bcr = losses.bcr_penalty(real_logits, logits[2 * batch:3 * batch], self.bcr_real)
+            bcr = bcr + losses.bcr_penalty(fake_logits, logits[3 * batch:], self.bcr_fake)
+        r1 = ops.zeros((), "float32")
+        if self.r1_gamma > 0:
+            r1 = losses.r1_penalty(real_input_grads, self.r1_gamma)
+        d_loss = adversarial + bcr + r1
+        return d_loss, (d_loss, ops.mean(real_logits), ops.mean(fake_logits), bcr)
+
+    def _discriminator_gradients(self, real, draws, num_replicas):
+        """D loss terms, D gradients and the new ISN vectors (not assigned); TensorFlow."""
+        disc = self.discriminator
+        fake = ops.stop_gradient(self.generator(draws["z_d"], training=True))
+        inputs = self._discriminator_inputs(real, fake, draws)
         batch = ops.shape(real)[0]
         with keras.StatelessScope() as scope, tf.GradientTape() as tape:
             with tf.GradientTape(watch_accessed_variables=False) as input_tape:
                 input_tape.watch(inputs)
                 logits = ops.cast(disc(inputs, training=True), "float32")  # [k * B, 1]
-                real_logits, fake_logits = logits[:batch], logits[batch:2 * batch]
-                real_sum = ops.sum(real_logits)  # for R1, recorded by input_tape
-            adversarial = losses.nonsaturating_discriminator_loss(real_logits, fake_logits)
-            bcr = ops.zeros((), "float32")
-            if self.use_bcr:
-                bcr = losses.bcr_penalty(real_logits, logits[2 * batch:3 * batch], self.bcr_real)
-                bcr = bcr + losses.bcr_penalty(fake_logits, logits[3 * batch:], self.bcr_fake)
-            r1 = ops.zeros((), "float32")
+                real_sum = ops.sum(logits[:batch])  # for R1, recorded by input_tape
+            real_input_grads = None
             if self.r1_gamma > 0:
-                input_grads = input_tape.gradient(real_sum, inputs)
-                r1 = losses.r1_penalty(input_grads[:batch], self.r1_gamma)
-            d_loss = adversarial + bcr + r1
+                real_input_grads = input_tape.gradient(real_sum, inputs)[:batch]
+            d_loss, stats = self._discriminator_loss(logits, batch, real_input_grads)
             scaled = self.d_optimizer.scale_loss(d_loss / num_replicas)
         grads = tape.gradient(scaled, disc.trainable_variables)
         updates = [scope.get_current_value(v) for v in disc.non_trainable_variables]
-        stats = (d_loss, ops.mean(real_logits), ops.mean(fake_logits), bcr)
         return grads, updates, stats
 
     def _generator_gradients(self, draws, num_replicas):
-        """G loss and G gradients."""
+        """G loss and G gradients; TensorFlow."""
         with tf.GradientTape() as tape:
             fake = self.generator(draws["z_g"], training=True)
             logits = self.discriminator(augment.apply_params(fake, draws["aug_g"]), training=False)
@@ -318,17 +357,50 @@ class ViTGAN(keras.Model):
 
     # === Train step ===
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One D step, G step and EMA update on a batch (see the class docstring).
+
+        TensorFlow: `train_step(data)` -> logs. JAX: `train_step(state, data)`
+        -> (logs, state), stateless, as Keras' JAX trainer calls it.
+        """
+        if keras.backend.backend() == "jax":
+            return self._jax_train_step(*args)
+        return self._tf_train_step(*args)
+
+    def apply_step(self, real, draws):
+        """One train step on `real` with given randomness; updates the weights.
+
+        The update `fit` makes, with `draws` (the dict `sample_randomness`
+        returns) in place of the seed generator's, on one device and either
+        backend (for tests, and to reproduce a step across backends).
+        Trackers are not updated.
+
+        Returns:
+            dict of floats: `d_loss`, `g_loss`, `d_real`, `d_fake`, `bcr`.
+        """
+        real = ops.cast(real, "float32")
+        if keras.backend.backend() == "jax":
+            variables = self._jax_step_variables()
+            values, stats = self._jax_apply(
+                {id(v): v.value for v in variables}, real, draws)
+            for variable in variables:
+                variable.assign(values[id(variable)])
+        else:
+            stats = self._tf_apply(real, draws, 1)
+        return {name: float(ops.convert_to_numpy(value))
+                for name, value in zip(TRACKER_NAMES, stats)}
+
+    @staticmethod
+    def _real_batch(data):
+        """The float32 real images of a `fit` batch and their static batch size."""
         real = data[0] if isinstance(data, (tuple, list)) else data
         real = ops.cast(real, "float32")
-        local_batch = ops.shape(real)[0]
-        if not isinstance(local_batch, int):
-            local_batch = real.shape[0]
-        if local_batch is None:
+        if real.shape[0] is None:
             raise ValueError("ViTGAN needs a static batch size; batch with drop_remainder=True.")
-        _, num_replicas = self._replica_slice(local_batch)
-        draws = self.sample_randomness(local_batch)
+        return real, real.shape[0]
 
+    def _tf_apply(self, real, draws, num_replicas):
+        """The TensorFlow step's updates; returns (d_loss, g_loss, d_real, d_fake, bcr)."""
         d_grads, updates, (d_loss, d_real, d_fake, bcr) = self._d_grad_fn(
             real, draws, num_replicas
         )
@@ -341,8 +413,13 @@ class ViTGAN(keras.Model):
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
         self.update_ema()
         self.train_steps.assign_add(1)
+        return d_loss, g_loss, d_real, d_fake, bcr
 
-        stats = ops.stack([d_loss, g_loss, d_real, d_fake, bcr])
+    def _tf_train_step(self, data):
+        real, local_batch = self._real_batch(data)
+        _, num_replicas = self._replica_slice(local_batch)
+        draws = self.sample_randomness(local_batch)
+        stats = ops.stack(self._tf_apply(real, draws, num_replicas))
         if num_replicas > 1:
             stats = tf.distribute.get_replica_context().all_reduce("mean", stats)
         for tracker, value in zip(self.trackers, ops.unstack(stats)):
@@ -351,20 +428,134 @@ class ViTGAN(keras.Model):
             return {m.name: ops.reshape(m.result(), (1,)) for m in self.metrics}
         return {m.name: m.result() for m in self.metrics}
 
+    def _ema_decay(self, g_steps):
+        """decay_t of the EMA after `g_steps` G updates."""
+        decay = ops.convert_to_tensor(self.ema_decay, "float32")
+        if self.ema_rampup:
+            step = ops.cast(g_steps, "float32")
+            decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+        return decay
+
     def update_ema(self):
         """ema <- g + decay * (ema - g) on trainable weights; copies the rest."""
         if self.ema_decay is None:
             return
-        decay = ops.convert_to_tensor(self.ema_decay, "float32")
-        if self.ema_rampup:
-            step = ops.cast(self.g_optimizer.iterations, "float32")
-            decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+        decay = self._ema_decay(self.g_optimizer.iterations)
         for ema, weight in zip(self.ema_generator.trainable_variables,
                                self.generator.trainable_variables):
             ema.assign(weight + ops.cast(decay, weight.dtype) * (ema - weight))
         for ema, weight in zip(self.ema_generator.non_trainable_variables,
                                self.generator.non_trainable_variables):
             ema.assign(weight)
+
+    # === JAX train step ===
+
+    def _jax_step_variables(self):
+        """Every variable the JAX step reads or writes (model and both optimizers)."""
+        return (self.trainable_variables + self.non_trainable_variables
+                + self.d_optimizer.variables + self.g_optimizer.variables)
+
+    def _jax_train_step(self, state, data):
+        """The stateless step of Keras' JAX trainer: (logs, new state).
+
+        `state` is (trainable, non-trainable, optimizer, metrics variables'
+        values); `model.optimizer.variables` are both optimizers'.
+        """
+        trainable, non_trainable, optimizer_values, metric_values = state
+        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables)
+        values = {}
+        for variables, group_values in zip(groups, (trainable, non_trainable, optimizer_values)):
+            values.update((id(v), x) for v, x in zip(variables, group_values))
+        real, local_batch = self._real_batch(data)
+        seed_state = self.seed_generator.state
+        with keras.StatelessScope(state_mapping=[(seed_state, values[id(seed_state)])]) as scope:
+            draws = self.sample_randomness(local_batch)
+        values[id(seed_state)] = scope.get_current_value(seed_state)
+        values, stats = self._jax_apply(values, real, draws)
+
+        metric_values, logs, start = list(metric_values), {}, 0
+        for tracker, value in zip(self.trackers, stats):
+            end = start + len(tracker.variables)
+            metric_values[start:end] = tracker.stateless_update_state(metric_values[start:end], value)
+            logs[tracker.name] = tracker.stateless_result(metric_values[start:end])
+            start = end
+        new_state = tuple([values[id(v)] for v in variables] for variables in groups)
+        return logs, new_state + (metric_values,)
+
+    def _jax_apply(self, values, real, draws):
+        """The step as a function of variable values: ({id(variable): value}, stats).
+
+        The same maths as the TensorFlow step: one D call on the concatenated
+        batch (ISN's power iteration advances once), R1 through that call,
+        then G's step against the updated D with `training=False`, then EMA.
+        """
+        import jax  # noqa: PLC0415  (the JAX backend's own dependency)
+
+        values = dict(values)
+
+        def take(variables):
+            return [values[id(v)] for v in variables]
+
+        def put(variables, new_values):
+            values.update((id(v), x) for v, x in zip(variables, new_values))
+
+        gen, disc = self.generator, self.discriminator
+        g_vars = (gen.trainable_variables, gen.non_trainable_variables)
+        d_vars = (disc.trainable_variables, disc.non_trainable_variables)
+        batch = real.shape[0]
+
+        fake, g_non_trainable = gen.stateless_call(*map(take, g_vars), draws["z_d"], training=True)
+        put(g_vars[1], g_non_trainable)
+        inputs = self._discriminator_inputs(real, ops.stop_gradient(fake), draws)
+
+        def d_loss_fn(d_trainable):
+            def forward(x):
+                logits, non_trainable = disc.stateless_call(
+                    d_trainable, take(d_vars[1]), x, training=True)
+                return ops.cast(logits, "float32"), non_trainable
+
+            real_input_grads = None
+            if self.r1_gamma > 0:
+                logits, pullback, non_trainable = jax.vjp(forward, inputs, has_aux=True)
+                real_rows = ops.cast(ops.arange(logits.shape[0]) < batch, "float32")[:, None]
+                real_input_grads = pullback(ops.broadcast_to(real_rows, logits.shape))[0][:batch]
+            else:
+                logits, non_trainable = forward(inputs)
+            d_loss, stats = self._discriminator_loss(logits, batch, real_input_grads)
+            return d_loss, (stats, non_trainable)
+
+        d_grads, (stats, d_non_trainable) = jax.grad(d_loss_fn, has_aux=True)(take(d_vars[0]))
+        put(d_vars[1], d_non_trainable)
+        new_d, new_d_optimizer = self.d_optimizer.stateless_apply(
+            take(self.d_optimizer.variables), d_grads, take(d_vars[0]))
+        put(d_vars[0], new_d)
+        put(self.d_optimizer.variables, new_d_optimizer)
+
+        def g_loss_fn(g_trainable):
+            fake, non_trainable = gen.stateless_call(
+                g_trainable, take(g_vars[1]), draws["z_g"], training=True)
+            logits, _ = disc.stateless_call(
+                *map(take, d_vars), augment.apply_params(fake, draws["aug_g"]), training=False)
+            return losses.nonsaturating_generator_loss(logits), non_trainable
+
+        (g_loss, g_non_trainable), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+            take(g_vars[0]))
+        put(g_vars[1], g_non_trainable)
+        new_g, new_g_optimizer = self.g_optimizer.stateless_apply(
+            take(self.g_optimizer.variables), g_grads, take(g_vars[0]))
+        put(g_vars[0], new_g)
+        put(self.g_optimizer.variables, new_g_optimizer)
+
+        if self.ema_decay is not None:
+            ema = self.ema_generator
+            decay = self._ema_decay(values[id(self.g_optimizer.iterations)])
+            put(ema.trainable_variables,
+                [w + ops.cast(decay, w.dtype) * (e - w)
+                 for e, w in zip(take(ema.trainable_variables), new_g)])
+            put(ema.non_trainable_variables, g_non_trainable)
+        values[id(self.train_steps)] = values[id(self.train_steps)] + 1
+        d_loss, d_real, d_fake, bcr = stats
+        return values, (d_loss, g_loss, d_real, d_fake, bcr)
 
     # === State ===
 
@@ -414,6 +605,28 @@ class ViTGAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+class _OptimizerPair:
+    """`model.optimizer` for Keras' JAX trainer: D's optimizer with G's variables added.
+
+    The trainer carries `model.optimizer.variables` through its stateless
+    step and reads the rest (`iterations`, `built`, `learning_rate`) from
+    `model.optimizer`; those come from D's optimizer, as on TensorFlow.
+    """
+
+    def __init__(self, d_optimizer, g_optimizer):
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    @property
+    def variables(self):
+        return self.d_optimizer.variables + self.g_optimizer.variables
+
+    def __getattr__(self, name):
+        if name in ("d_optimizer", "g_optimizer"):
+            raise AttributeError(name)
+        return getattr(self.d_optimizer, name)
 
 
 class _null:
