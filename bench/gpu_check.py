@@ -1,7 +1,7 @@
 """One prepared check of vitgan_tf on an accelerator, through Keras' JAX backend.
 
 For a GPU machine without network and without TensorFlow (how to carry
-Keras there: README, "Backends"). One command, about 8 minutes on one GPU:
+Keras there: README, "Backends"). One command, about 8 minutes on one GPU (estimated):
 
     KERAS_BACKEND=jax python bench/gpu_check.py --out OUT
 
@@ -29,7 +29,8 @@ It prints a table and writes OUT/gpu_check.json:
   channel, batch 128, Adam(2e-3, 0, 0.99)) on Fashion-MNIST padded to
   32x32, for the full recipe (L2 attention + ISN, with the fashion_mnist
   recipe's bCR 1, DiffAugment p = 0.3 and EMA) and for plain SN, each for
-  `--run-minutes` of training (default 3): steps, images/s, the last losses,
+  `--run-minutes` of training (default 2.5, so that the whole check, with its
+  XLA compilations, stays near 8 minutes; an estimate until a GPU runs it): steps, images/s, the last losses,
   and 2000 EMA-generator samples in OUT/samples_{variant}.npz (uint8) for
   `--kid` (2000 samples against 10000 real training images, cached).
 """
@@ -54,7 +55,7 @@ SIZES = {
     # timed run's preset overrides, batch, minutes and samples
     "gpu": {"preset": "cifar10", "batch": 64, "steps": 20, "inference": (64, 512),
             "run_model": {"preset": "cifar10", "channels": 1}, "run_batch": 128,
-            "run_images": None, "run_minutes": 3.0, "samples": 2000, "repeats": 10},
+            "run_images": None, "run_minutes": 2.5, "samples": 2000, "repeats": 10},
     "tiny": {"preset": "tiny", "batch": 8, "steps": 3, "inference": (8, 32),
              "run_model": {"preset": "tiny", "image_size": 32, "channels": 1}, "run_batch": 16,
              "run_images": 512, "run_minutes": 0.1, "samples": 64, "repeats": 3},
@@ -73,7 +74,7 @@ def parse_args(argv=None):
                       help="KID / FID of OUT's samples (TensorFlow backend, after the check)")
     parser.add_argument("--tiny", action="store_true", help="tiny models and budgets (CPU, CI)")
     parser.add_argument("--run-minutes", type=float,
-                        help="training minutes of each timed run (default 3; tiny 0.1)")
+                        help="training minutes of each timed run (default 2.5; tiny 0.1)")
     parser.add_argument("--data-dir", help="Fashion-MNIST IDX files (default: vitgan_tf.sources')")
     return parser.parse_args(argv)
 
