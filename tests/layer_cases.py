@@ -65,6 +65,10 @@ LAYER_CASES = {
         ("plain", dict(init_kwargs=dict(epsilon=1e-5), input_data=[normal(2, 4, 8), normal(2, 6, seed=1)],
                        expected_output_shape=(2, 4, 8))),
     ],
+    layers.ExactLayerNormalization: [
+        ("plain", dict(init_kwargs=dict(epsilon=1e-6), input_data=normal(2, 4, 8),
+                       expected_output_shape=(2, 4, 8))),
+    ],
     layers.ClassTokenPositionEmbedding: [
         ("plain", dict(init_kwargs={}, input_data=normal(2, 4, 8), expected_output_shape=(2, 5, 8))),
     ],

@@ -1,7 +1,7 @@
 """ViTGAN's train step on JAX: the same update as on TensorFlow, and `fit` on JAX.
 
-The step is built here on TensorFlow with bCR, DiffAugment (every op) and
-EMA on (R1 off: see GAN_KWARGS in tests/jax_step_worker.py) and SGD for both networks; its weights, real batch and
+The step is built here on TensorFlow with bCR, R1, DiffAugment (every op)
+and EMA on and SGD for both networks; its weights, real batch and
 randomness (TensorFlow's draws, injected: the backends' random streams
 differ) go to a JAX subprocess (tests/jax_step_worker.py), which runs the
 same step. Every weight after the step (G, D with its ISN vectors, EMA G)

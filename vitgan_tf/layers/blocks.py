@@ -10,6 +10,7 @@ from vitgan_tf.layers.attention import (
     maybe_spectral_norm,
 )
 from vitgan_tf.layers.modulation import SelfModulatedLayerNorm
+from vitgan_tf.layers.normalization import ExactLayerNormalization
 from vitgan_tf.layers.utils import check_choice, check_positive_int
 
 ATTENTION_TYPES = {"l2": L2MultiHeadAttention, "dot": DotProductMultiHeadAttention}
@@ -121,7 +122,7 @@ class DiscriminatorBlock(keras.layers.Layer):
         hidden = input_shape[-1]
         _check_heads(hidden, self.num_heads)
         policy = self.dtype_policy
-        self.norm1 = keras.layers.LayerNormalization(
+        self.norm1 = ExactLayerNormalization(
             epsilon=self.epsilon, dtype=policy, name="norm_1"
         )
         self.norm1.build(input_shape)
@@ -134,7 +135,7 @@ class DiscriminatorBlock(keras.layers.Layer):
             name="attention",
         )
         self.attention.build(input_shape)
-        self.norm2 = keras.layers.LayerNormalization(
+        self.norm2 = ExactLayerNormalization(
             epsilon=self.epsilon, dtype=policy, name="norm_2"
         )
         self.norm2.build(input_shape)

@@ -83,7 +83,7 @@ class Discriminator(presets.PresetModel):
                 num_heads, mlp_dim, attention=attention, spectral_norm=spectral_norm,
                 equalized_lr=equalized_lr, name=f"block_{i}",
             )(x)
-        x = keras.layers.LayerNormalization(epsilon=1e-6, name="output_norm")(x[:, 0])
+        x = layers.ExactLayerNormalization(epsilon=1e-6, name="output_norm")(x[:, 0])
         logits = maybe_spectral_norm(
             keras.layers.Dense(1, dtype="float32", name="logit"), spectral_norm, equalized_lr
         )(x)  # [B, 1]
