@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from vitgan_tf.layers.normalization import standardize
 from vitgan_tf.layers.utils import check_positive_int, clone_initializer
 
 
@@ -180,10 +181,7 @@ class SelfModulatedLayerNorm(keras.layers.Layer):
         self.beta_dense.build(style_shape)
 
     def call(self, inputs, style):
-        x = ops.cast(inputs, "float32")
-        mean = ops.mean(x, axis=-1, keepdims=True)
-        variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
-        normed = ops.cast((x - mean) * ops.rsqrt(variance + self.epsilon), inputs.dtype)
+        normed = ops.cast(standardize(ops.cast(inputs, "float32"), -1, self.epsilon), inputs.dtype)
         gamma = self.gamma_dense(style)[:, None, :]
         beta = self.beta_dense(style)[:, None, :]
         return normed * (1.0 + gamma) + beta

@@ -4,14 +4,26 @@ import keras
 from keras import ops
 
 
+def standardize(x, axis, epsilon):
+    """`(x - mean) / sqrt(var + epsilon)` over `axis`, `var = mean((x - mean)^2)`.
+
+    Plain ops only, so every derivative order is exact (no stopped gradient
+    through the mean, unlike TensorFlow's `tf.nn.moments`).
+    """
+    mean = ops.mean(x, axis=axis, keepdims=True)
+    centred = x - mean
+    variance = ops.mean(ops.square(centred), axis=axis, keepdims=True)
+    return centred * ops.rsqrt(variance + epsilon)
+
+
 @keras.saving.register_keras_serializable(package="vitgan_tf")
 class ExactLayerNormalization(keras.layers.LayerNormalization):
     """`keras.layers.LayerNormalization` with exact higher-order gradients.
 
     `y = (x - mean) / sqrt(var + epsilon) * gamma + beta` over `axis`, with
     `var = mean((x - mean)^2)`, in float32 (float64 for float64 inputs), cast
-    to the compute dtype. Same
-    weights, config and outputs as Keras' layer, which takes the backend's
+    to the compute dtype. Same weights, config and outputs as Keras' layer,
+    which takes the backend's
     `moments`: on TensorFlow, `tf.nn.moments` computes the variance around
     `stop_gradient(mean)`. That is exact for first derivatives (the
     deviations sum to zero) but not for second ones, which a gradient penalty
@@ -33,10 +45,7 @@ class ExactLayerNormalization(keras.layers.LayerNormalization):
         dtype = keras.backend.result_type(inputs.dtype, "float32")  # float32, or float64
         x = ops.cast(inputs, dtype)
         axes = tuple(self.axis)
-        mean = ops.mean(x, axis=axes, keepdims=True)
-        centred = x - mean
-        variance = ops.mean(ops.square(centred), axis=axes, keepdims=True)
-        outputs = centred * ops.rsqrt(variance + self.epsilon)
+        outputs = standardize(x, axes, self.epsilon)
         shape = [1] * len(x.shape)
         for axis in axes:
             shape[axis] = x.shape[axis]
