@@ -363,6 +363,53 @@ class ExactLayerNormalizationTest(TestCase):
             layers.ExactLayerNormalization(rms_scaling=True)
 
 
+class GeluTest(TestCase):
+    def test_values_and_derivative_equal_numpy(self):
+        from math import erf, exp, pi, sqrt
+
+        x = np.linspace(-6.0, 6.0, 49)
+        cdf = np.array([0.5 * (1.0 + erf(v / sqrt(2.0))) for v in x])
+        pdf = np.array([exp(-0.5 * v * v) / sqrt(2.0 * pi) for v in x])
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layers.gelu(xt)
+        self.assertAllClose(y, x * cdf, atol=1e-12)
+        self.assertAllClose(tape.gradient(y, xt), cdf + x * pdf, atol=1e-12)
+        x32 = x.astype("float32")
+        self.assertAllClose(layers.gelu(x32), keras.activations.gelu(x32, approximate=False), atol=1e-6)
+
+    def test_gradient_penalty_gradient_equals_finite_differences(self):
+        # As for ExactLayerNormalization: R1 differentiates D's input gradient w.r.t. D's
+        # weights, which differentiates the GELU's hand-written derivative.
+        rng = np.random.default_rng(1)
+        x = tf.constant(rng.normal(size=(4, 6)))
+        c = tf.constant(rng.normal(size=(4, 5)))
+        w0 = rng.normal(size=(6, 5))
+        direction = rng.normal(size=(6, 5))
+
+        def penalty(w):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                f = tf.reduce_sum(c * layers.gelu(tf.matmul(x, w)))
+            return tf.reduce_sum(tape.gradient(f, x) ** 2)
+
+        w = tf.Variable(w0)
+        with tf.GradientTape() as tape:
+            value = penalty(w)
+        autodiff = float(tf.reduce_sum(tape.gradient(value, w) * direction))
+        eps = 1e-6
+        numeric = (float(penalty(tf.constant(w0 + eps * direction)))
+                   - float(penalty(tf.constant(w0 - eps * direction)))) / (2 * eps)
+        self.assertAllClose(autodiff, numeric, rtol=1e-6)
+
+    def test_dense_with_gelu_round_trips(self):
+        dense = keras.layers.Dense(3, activation=layers.gelu)
+        self.assertEqual(keras.saving.serialize_keras_object(layers.gelu)["config"], "vitgan_tf>gelu")
+        restored = self.run_saving_roundtrip(dense, np.ones((2, 4), "float32"))
+        self.assertIs(restored.layers[-1].activation, layers.gelu)
+
+
 class SelfModulatedLayerNormTest(TestCase):
     def test_matches_numpy(self):
         layer = layers.SelfModulatedLayerNorm(epsilon=1e-3)

@@ -1,5 +1,6 @@
 """Keras layers for the ideas of ViTGAN (Lee et al., arXiv 2107.04589)."""
 
+from vitgan_tf.layers.activations import gelu
 from vitgan_tf.layers.attention import DotProductMultiHeadAttention
 from vitgan_tf.layers.attention import L2MultiHeadAttention
 from vitgan_tf.layers.blocks import DiscriminatorBlock

@@ -253,9 +253,11 @@ class DotProductMultiHeadAttention(_SelfAttention):
         value_dim = self.value_dim or self.key_dim
         qk_size = self.num_heads * self.key_dim
         qkv = self.qkv_dense(inputs, training=training)
-        query = self._split_heads(qkv[..., :qk_size], self.key_dim)
-        key = self._split_heads(qkv[..., qk_size : 2 * qk_size], self.key_dim)
-        value = self._split_heads(qkv[..., 2 * qk_size :], value_dim)
+        # One split, not three slices: a slice's gradient is a zero tensor of qkv's size.
+        query, key, value = ops.split(qkv, [qk_size, 2 * qk_size], axis=-1)
+        query = self._split_heads(query, self.key_dim)
+        key = self._split_heads(key, self.key_dim)
+        value = self._split_heads(value, value_dim)
         logits = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
         logits = logits / math.sqrt(self.key_dim)
         output, probs = self._attend(logits, value, training)

@@ -2,6 +2,7 @@
 
 import keras
 
+from vitgan_tf.layers.activations import gelu
 from vitgan_tf.layers.attention import (
     DotProductMultiHeadAttention,
     L2MultiHeadAttention,
@@ -61,7 +62,7 @@ class GeneratorBlock(keras.layers.Layer):
         self.norm2 = SelfModulatedLayerNorm(self.epsilon, dtype=policy, name="sln_2")
         self.norm2.build(input_shape, style_shape)
         self.mlp_in = keras.layers.Dense(
-            self.mlp_dim, activation="gelu", dtype=policy, name="mlp_in"
+            self.mlp_dim, activation=gelu, dtype=policy, name="mlp_in"
         )
         self.mlp_in.build(input_shape)
         self.mlp_out = keras.layers.Dense(hidden, dtype=policy, name="mlp_out")
@@ -140,7 +141,7 @@ class DiscriminatorBlock(keras.layers.Layer):
         )
         self.norm2.build(input_shape)
         self.mlp_in = maybe_spectral_norm(
-            keras.layers.Dense(self.mlp_dim, activation="gelu", dtype=policy, name="mlp_in"),
+            keras.layers.Dense(self.mlp_dim, activation=gelu, dtype=policy, name="mlp_in"),
             self.spectral_norm,
             self.equalized_lr,
         )
