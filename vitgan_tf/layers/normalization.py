@@ -7,13 +7,34 @@ from keras import ops
 def standardize(x, axis, epsilon):
     """`(x - mean) / sqrt(var + epsilon)` over `axis`, `var = mean((x - mean)^2)`.
 
-    Plain ops only, so every derivative order is exact (no stopped gradient
-    through the mean, unlike TensorFlow's `tf.nn.moments`).
+    Every derivative order is exact: no gradient is stopped through the mean
+    (unlike TensorFlow's `tf.nn.moments`), and the derivative is written out,
+    `dx = r * (g - mean(g) - y * mean(g * y))` with `y` the output and
+    `r = 1 / sqrt(var + epsilon)`, from differentiable ops on `x`, so a
+    gradient penalty differentiates it again. Only `x` is kept for the
+    backward pass (autodiff of the forward graph kept four tensors of its
+    size).
     """
-    mean = ops.mean(x, axis=axis, keepdims=True)
-    centred = x - mean
-    variance = ops.mean(ops.square(centred), axis=axis, keepdims=True)
-    return centred * ops.rsqrt(variance + epsilon)
+
+    def moments(x):
+        mean = ops.mean(x, axis=axis, keepdims=True)
+        centred = x - mean
+        inv_std = ops.rsqrt(ops.mean(ops.square(centred), axis=axis, keepdims=True) + epsilon)
+        return centred * inv_std, inv_std
+
+    @ops.custom_gradient
+    def forward(x):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            y, inv_std = moments(x)
+            mean_g = ops.mean(upstream, axis=axis, keepdims=True)
+            mean_gy = ops.mean(upstream * y, axis=axis, keepdims=True)
+            return inv_std * (upstream - mean_g - y * mean_gy)
+
+        return moments(x)[0], grad
+
+    return forward(x)
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
