@@ -363,11 +363,12 @@ class ExactLayerNormalizationTest(TestCase):
         rng = np.random.default_rng(3)
         x = tf.constant(rng.normal(size=(3, 5, 8)).astype("float32") * 4 + 2)
         c = tf.constant(rng.normal(size=(3, 5, 8)).astype("float32"))
+        weights = [rng.normal(size=8).astype("float32"), rng.normal(size=8).astype("float32")]
         grads = []
         for norm in (layers.ExactLayerNormalization(epsilon=1e-3),
                      keras.layers.LayerNormalization(epsilon=1e-3)):
             norm.build(x.shape)
-            norm.set_weights([rng.normal(size=8).astype("float32")] * 2)
+            norm.set_weights(weights)
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = tf.reduce_sum(c * norm(x))
