@@ -5,16 +5,22 @@ reals and fakes, + bCR's second augmentation in mode `full`) + G step
 (G forward/backward through D) + EMA update (mode `full`), i.e. one
 `ViTGAN.train_step`, run through `train_on_batch`.
 
-    python bench/train_step.py                      # cifar10, batch 32, minimal+full, function+xla
+    python bench/train_step.py                      # cifar10 preset + fashion_mnist recipe
     python bench/train_step.py --preset fashion_mnist --batch-size 64 --json out.json
     python bench/train_step.py --compile function --precision float32 --mode minimal
+    python bench/train_step.py --baseline /tmp/old  # the same rows on another checkout too
 
-Modes: `full` = the recipe (bCR lambda 10/10, EMA, DiffAugment p=0.8);
-`minimal` = D step real + fake with DiffAugment and G step, no bCR, no EMA.
-Reports the median of >= 5 timed iterations after warm-up, model GFLOP/s
-from vitgan_tf.models.flops (matmul FLOPs: forward 1x, weight+input
-backward 2x, input-only backward 1x), the ratio to a float32 4096x4096
-`tf.matmul` peak measured in the same run, and the process's peak RSS.
+Modes: `full` = the source's GAN settings (a bare preset: bCR lambda 10/10,
+EMA, DiffAugment p=0.8; a recipe: its own); `minimal` = D step real + fake
+with DiffAugment and G step, no bCR, no EMA. Reports the median of >= 5
+timed iterations after warm-up, model GFLOP/s from vitgan_tf.models.flops
+(matmul FLOPs: forward 1x, weight+input backward 2x, input-only backward
+1x), the ratio to the best float32 `tf.matmul` rate over sizes 512-4096
+measured in the same run, and the peak RSS of the row. Each row runs in
+its own process (`--in-process` to share one), so the peak RSS is that of
+one source, mode, compile mode and precision. `--baseline PATH` runs every
+row also on the checkout at PATH (e.g. `git worktree add /tmp/old <rev>`),
+interleaved with the current one, and prints the ratio.
 """
 
 import argparse
@@ -22,11 +28,15 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# `--baseline` rows import the library of another checkout, named by this variable.
+TREE = os.environ.get("VITGAN_TF_BENCH_TREE") or REPO
+sys.path.insert(0, TREE)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -131,12 +141,40 @@ def bench_one(source, batch, compile_mode, precision, mode, warmup, iters, overr
             "gflops_per_s": flops.training_iteration_flops(
                 gen.get_config(), disc.get_config(), batch, bcr=bcr) / median / 1e9,
             "finite": bool(np.all(np.isfinite(list(logs.values())))),
+            "library": os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(flops.__file__)))),
         }
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
+def peak_rss_gb():
+    """This process's peak resident set size so far, GB (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def run_row(row_args, tree=None):
+    """One row (the `bench_one` kwargs) in a fresh process importing the library at `tree`."""
+    env = dict(os.environ, VITGAN_TF_BENCH_TREE=tree or REPO)
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--row", json.dumps(row_args)],
+                          env=env, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"row {row_args} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def _row_main(row_json):
+    row_args = json.loads(row_json)
+    row_args["overrides"] = tuple(row_args.get("overrides", ()))
+    row = bench_one(**row_args)
+    row["peak_rss_gb"] = peak_rss_gb()
+    print(json.dumps(row), flush=True)
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--row"]:  # a child of `run_row`
+        return _row_main(argv[1])
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1])
@@ -153,10 +191,22 @@ def main(argv=None):
                         help="recipe config override for recipe: sources (repeatable)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every row in this process (peak RSS is then of all rows)")
+    parser.add_argument("--baseline", metavar="PATH",
+                        help="another checkout of this repository: run each row on it too")
+    parser.add_argument("--peak-sizes", default=",".join(map(str, PEAK_SIZES)),
+                        help="comma list of square tf.matmul sizes for the peak")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args(argv)
     if args.iters < 5:
         parser.error(f"--iters must be >= 5 (median of >= 5 timed iterations), got {args.iters}")
+    if args.baseline:
+        if args.in_process:
+            parser.error("--baseline runs rows in their own processes: drop --in-process")
+        if not os.path.isfile(os.path.join(args.baseline, "vitgan_tf", "__init__.py")):
+            parser.error(f"--baseline: {args.baseline!r} is not a checkout of vitgan_tf "
+                         "(no vitgan_tf/__init__.py)")
     if args.json:
         try:
             check_output_file(args.json, "--json")  # before minutes of timing
@@ -181,46 +231,74 @@ def main(argv=None):
         if kind not in ("preset", "recipe") or not name:
             parser.error(f"--source: expected preset:NAME or recipe:NAME, got {source!r}")
 
-    peak, rates = matmul_peak()
+    try:
+        peak_sizes = [int(n) for n in args.peak_sizes.split(",")]
+    except ValueError:
+        parser.error(f"--peak-sizes: expected a comma list of integers, got {args.peak_sizes!r}")
+    peak, rates = matmul_peak(peak_sizes)
     cpu = machine.cpu_signature()
     bf16 = machine.has_avx512_bf16()
-    rows = []
     print(f"# CPU {cpu}, {os.cpu_count()} CPU(s), TF {tf.__version__}, Keras {keras.__version__}")
     print("# float32 tf.matmul GFLOP/s: " + ", ".join(f"{n}: {r:.1f}" for n, r in rates.items())
           + f"; peak (best) {peak:.1f}")
-    header = ("source", "batch", "mode", "compile", "precision", "images/s", "step ms",
-              "GFLOP/s", "% peak", "warm-up s")
+    if args.baseline:
+        print(f"# each row on the baseline {args.baseline} first, then on this checkout {REPO}")
+    header = ["source", "batch", "mode", "compile", "precision", "images/s", "step ms",
+              "GFLOP/s", "% peak", "peak RSS GB", "warm-up s"]
+    if args.baseline:
+        header[1:1] = ["code"]
+        header.append("vs baseline")
     print("| " + " | ".join(header) + " |")
     print("|" + " --- |" * len(header))
+    rows = []
+    trees = [("baseline", args.baseline), ("current", REPO)] if args.baseline else [("current", REPO)]
     for source in sources:
-        overrides = args.set if source.startswith("recipe:") else ()
+        overrides = list(args.set) if source.startswith("recipe:") else []
         for batch in batches:
             for mode in modes:
                 for precision in precisions:
                     for compile_mode in compiles:
-                        row = bench_one(source, batch, compile_mode, precision, mode,
-                                        args.warmup, args.iters, overrides)
-                        row["peak_gflops_per_s"] = peak
-                        row["peak_ratio"] = row["gflops_per_s"] / peak
-                        rows.append(row)
-                        print(f"| {source} | {batch} | {mode} | {compile_mode} | {precision} | "
-                              f"{row['images_per_s']:.1f} | {row['step_ms']:.0f} | "
-                              f"{row['gflops_per_s']:.1f} | {100 * row['peak_ratio']:.1f} | "
-                              f"{row['warmup_s']:.1f} |", flush=True)
-    peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"# peak RSS {peak_rss_gb:.2f} GB (this process, all rows)")
+                        row_args = {"source": source, "batch": batch, "compile_mode": compile_mode,
+                                    "precision": precision, "mode": mode, "warmup": args.warmup,
+                                    "iters": args.iters, "overrides": overrides}
+                        pair = {}
+                        for code, tree in trees:
+                            if args.in_process:
+                                row = bench_one(**dict(row_args, overrides=tuple(overrides)))
+                                row["peak_rss_gb"] = peak_rss_gb()
+                            else:
+                                row = run_row(row_args, tree)
+                            row["code"] = code
+                            row["peak_gflops_per_s"] = peak
+                            row["peak_ratio"] = row["gflops_per_s"] / peak
+                            pair[code] = row
+                            rows.append(row)
+                            cells = [source, batch, mode, compile_mode, precision,
+                                     f"{row['images_per_s']:.1f}", f"{row['step_ms']:.0f}",
+                                     f"{row['gflops_per_s']:.1f}", f"{100 * row['peak_ratio']:.1f}",
+                                     f"{row['peak_rss_gb']:.2f}", f"{row['warmup_s']:.1f}"]
+                            if args.baseline:
+                                cells[1:1] = [code]
+                                ratio = row["images_per_s"] / pair["baseline"]["images_per_s"]
+                                row["vs_baseline"] = ratio
+                                cells.append(f"{ratio:.2f}x")
+                            print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
     summary = {"cpu": cpu, "avx512_bf16": bf16, "matmul_gflops_by_size": rates,
-               "matmul_peak_gflops": peak, "peak_rss_gb": peak_rss_gb, "rows": rows}
+               "matmul_peak_gflops": peak, "baseline": args.baseline, "rows": rows}
+    if args.in_process:
+        summary["peak_rss_gb_all_rows"] = peak_rss_gb()
+        print(f"# peak RSS {summary['peak_rss_gb_all_rows']:.2f} GB (this process, all rows)")
+    current = [r for r in rows if r["code"] == "current"]
     for source in sources:
-        for mode in modes:  # per source and mode, the fastest row
-            best = max((r for r in rows if r["mode"] == mode and r["source"] == source),
+        for mode in modes:  # per source and mode, the fastest row of the current code
+            best = max((r for r in current if r["mode"] == mode and r["source"] == source),
                        key=lambda r: r["images_per_s"])
             summary.setdefault(source, {})[mode] = {
                 key: best[key] for key in ("images_per_s", "batch", "compile", "precision",
-                                           "model_gflop_per_image", "peak_ratio")}
+                                           "model_gflop_per_image", "peak_ratio", "peak_rss_gb")}
             print(f"# {source} {mode}: best {best['images_per_s']:.1f} images/s (batch "
                   f"{best['batch']}, {best['compile']}, {best['precision']}), "
-                  f"{100 * best['peak_ratio']:.1f}% of peak")
+                  f"{100 * best['peak_ratio']:.1f}% of peak, peak RSS {best['peak_rss_gb']:.2f} GB")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)

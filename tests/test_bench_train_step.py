@@ -1,0 +1,43 @@
+"""bench/train_step.py: one row per process, its figures and the baseline comparison."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_spec = importlib.util.spec_from_file_location("bench_train_step", os.path.join(ROOT, "bench", "train_step.py"))
+train_step = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(train_step)
+
+TINY = ["--source", "preset:tiny", "--compile", "function", "--mode", "minimal", "--warmup", "1",
+        "--peak-sizes", "128,256"]
+
+
+def test_rows_run_in_their_own_process_against_a_baseline_checkout(tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    # The baseline is this checkout too: the ratio is then noise around 1.
+    summary = train_step.main([*TINY, "--baseline", ROOT, "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(summary))
+    assert summary["cpu"] and summary["matmul_peak_gflops"] == max(summary["matmul_gflops_by_size"].values())
+    rows = summary["rows"]
+    assert [r["code"] for r in rows] == ["baseline", "current"]
+    for row in rows:
+        assert row["library"] == ROOT and row["finite"]
+        assert row["images_per_s"] == pytest.approx(32 / (row["step_ms"] / 1000))
+        assert row["peak_ratio"] == pytest.approx(row["gflops_per_s"] / summary["matmul_peak_gflops"])
+        # The child's own peak RSS: TensorFlow alone takes several hundred MB.
+        assert 0.3 < row["peak_rss_gb"] < 8
+    assert rows[1]["vs_baseline"] == pytest.approx(rows[1]["images_per_s"] / rows[0]["images_per_s"])
+    assert "vs baseline" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_refused_before_timing(tmp_path, capsys):
+    for argv, message in (([*TINY, "--baseline", str(tmp_path)], "not a checkout"),
+                          ([*TINY, "--baseline", ROOT, "--in-process"], "drop --in-process"),
+                          ([*TINY, "--iters", "3"], "--iters must be >= 5"),
+                          ([*TINY, "--mode", "fast"], "unknown ['fast']")):
+        with pytest.raises(SystemExit):
+            train_step.main(argv)
+        assert message in capsys.readouterr().err
