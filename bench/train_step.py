@@ -37,11 +37,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # `--baseline` rows import the library of another checkout, named by this variable.
 TREE = os.environ.get("VITGAN_TF_BENCH_TREE") or REPO
 sys.path.insert(0, TREE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/peak.py
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from peak import PEAK_SIZES, matmul_peak  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.models import flops  # noqa: E402
@@ -56,32 +58,6 @@ MODES = {
     "full": {},
     "minimal": {"bcr_real": 0.0, "bcr_fake": 0.0, "ema_decay": None},
 }
-
-
-PEAK_SIZES = (512, 1024, 2048, 4096)
-
-
-def matmul_gflops(size, iters=5):
-    """float32 GFLOP/s of a size x size `tf.matmul` (median of `iters`)."""
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
-    matmul = tf.function(lambda: tf.matmul(a, b))
-    matmul().numpy()
-    repeats = max(1, (4096 // size) ** 3 // 8)  # >= ~10 ms per timing at small sizes
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            out = matmul()
-        out.numpy()
-        times.append((time.perf_counter() - start) / repeats)
-    return 2 * size ** 3 / statistics.median(times) / 1e9
-
-
-def matmul_peak(sizes=PEAK_SIZES):
-    """(peak GFLOP/s, {size: GFLOP/s}): the best float32 matmul rate over `sizes`."""
-    rates = {size: matmul_gflops(size) for size in sizes}
-    return max(rates.values()), rates
 
 
 def recipe_config(recipe, batch, precision, overrides=()):

@@ -184,3 +184,14 @@ class ConvBatchNormReLUTest(TestCase):
             inception.InceptionPreprocessing()(np.zeros((1, 8, 8, 2), np.float32))
         with self.assertRaisesRegex(ValueError, "size=0"):
             inception.InceptionPreprocessing(size=0)
+
+
+def test_benchmark_counts_the_published_inception_cost(extractor):
+    # Szegedy et al. (arXiv 1512.00567) give 5.72 billion multiply-adds per 299x299 image.
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bench", "inception.py")
+    spec = importlib.util.spec_from_file_location("bench_inception", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.conv_gflop_per_image(extractor.model) == pytest.approx(2 * 5.72, rel=0.01)

@@ -1,0 +1,31 @@
+"""The float32 matmul peak of this CPU, against which the benchmarks state their FLOP/s."""
+
+import statistics
+import time
+
+import tensorflow as tf
+
+PEAK_SIZES = (512, 1024, 2048, 4096)
+
+
+def matmul_gflops(size, iters=5):
+    """float32 GFLOP/s of a size x size `tf.matmul` (median of `iters`)."""
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    matmul().numpy()
+    repeats = max(1, (4096 // size) ** 3 // 8)  # >= ~10 ms per timing at small sizes
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = matmul()
+        out.numpy()
+        times.append((time.perf_counter() - start) / repeats)
+    return 2 * size ** 3 / statistics.median(times) / 1e9
+
+
+def matmul_peak(sizes=PEAK_SIZES):
+    """(peak GFLOP/s, {size: GFLOP/s}): the best float32 matmul rate over `sizes`."""
+    rates = {size: matmul_gflops(size) for size in sizes}
+    return max(rates.values()), rates
