@@ -42,6 +42,7 @@ import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 import export  # noqa: E402
+from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.models import Generator  # noqa: E402
 
@@ -109,6 +110,7 @@ def run(args, workdir):
         source = os.path.join(workdir, "generator.keras")
         model.save(source)
         label = f"preset {args.preset} (random weights)"
+    print(f"CPU {machine.cpu_signature()}, {os.cpu_count()} CPU(s), TF {tf.__version__}")
     print(f"generator: {label}, {model.count_params() / 1e6:.2f} M params, "
           f"{model.image_size}x{model.image_size}x{model.channels}, z_dim {model.z_dim}")
     start = time.perf_counter()
@@ -152,7 +154,7 @@ def run(args, workdir):
         print("| " + " | ".join(cells) + " |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"generator": label, "threads": args.threads, "repeats": args.repeats,
+            json.dump({"cpu": machine.cpu_signature(), "generator": label, "threads": args.threads, "repeats": args.repeats,
                        "tensorflow": tf.__version__, "rows": rows}, f, indent=2)
             f.write("\n")
         print(f"wrote {args.json}")

@@ -8,10 +8,10 @@ import tensorflow as tf
 PEAK_SIZES = (512, 1024, 2048, 4096)
 
 
-def matmul_gflops(size, iters=5):
-    """float32 GFLOP/s of a size x size `tf.matmul` (median of `iters`)."""
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
+def matmul_gflops(size, iters=5, dtype="float32"):
+    """GFLOP/s of a size x size `tf.matmul` in `dtype` (median of `iters`)."""
+    a = tf.cast(tf.random.normal((size, size)), dtype)
+    b = tf.cast(tf.random.normal((size, size)), dtype)
     matmul = tf.function(lambda: tf.matmul(a, b))
     matmul().numpy()
     repeats = max(1, (4096 // size) ** 3 // 8)  # >= ~10 ms per timing at small sizes
@@ -25,7 +25,7 @@ def matmul_gflops(size, iters=5):
     return 2 * size ** 3 / statistics.median(times) / 1e9
 
 
-def matmul_peak(sizes=PEAK_SIZES):
-    """(peak GFLOP/s, {size: GFLOP/s}): the best float32 matmul rate over `sizes`."""
-    rates = {size: matmul_gflops(size) for size in sizes}
+def matmul_peak(sizes=PEAK_SIZES, dtype="float32"):
+    """(peak GFLOP/s, {size: GFLOP/s}): the best `dtype` matmul rate over `sizes`."""
+    rates = {size: matmul_gflops(size, dtype=dtype) for size in sizes}
     return max(rates.values()), rates

@@ -217,6 +217,11 @@ def main(argv=None):
     print(f"# CPU {cpu}, {os.cpu_count()} CPU(s), TF {tf.__version__}, Keras {keras.__version__}")
     print("# float32 tf.matmul GFLOP/s: " + ", ".join(f"{n}: {r:.1f}" for n, r in rates.items())
           + f"; peak (best) {peak:.1f}")
+    bf16_peak = None
+    if "mixed_bfloat16" in [PRECISIONS[p] for p in precisions]:
+        bf16_peak, bf16_rates = matmul_peak(peak_sizes, dtype="bfloat16")
+        print("# bfloat16 tf.matmul GFLOP/s: " + ", ".join(f"{n}: {r:.1f}" for n, r in bf16_rates.items())
+              + f"; peak (best) {bf16_peak:.1f} (% peak stays against the float32 peak)")
     if args.baseline:
         print(f"# each row on the baseline {args.baseline} first, then on this checkout {REPO}")
     header = ["source", "batch", "mode", "compile", "precision", "images/s", "step ms",
@@ -260,7 +265,8 @@ def main(argv=None):
                                 cells.append(f"{ratio:.2f}x")
                             print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
     summary = {"cpu": cpu, "avx512_bf16": bf16, "matmul_gflops_by_size": rates,
-               "matmul_peak_gflops": peak, "baseline": args.baseline, "rows": rows}
+               "matmul_peak_gflops": peak, "bfloat16_matmul_peak_gflops": bf16_peak,
+               "baseline": args.baseline, "rows": rows}
     if args.in_process:
         summary["peak_rss_gb_all_rows"] = peak_rss_gb()
         print(f"# peak RSS {summary['peak_rss_gb_all_rows']:.2f} GB (this process, all rows)")

@@ -1,4 +1,5 @@
-"""bench/train_step.py: one row per process, its figures and the baseline comparison."""
+"""bench/train_step.py (one row per process, its figures, the baseline comparison) and
+bench/profile_step.py."""
 
 import importlib.util
 import json
@@ -41,3 +42,18 @@ def test_bad_arguments_are_refused_before_timing(tmp_path, capsys):
         with pytest.raises(SystemExit):
             train_step.main(argv)
         assert message in capsys.readouterr().err
+
+
+def test_profile_step_sums_the_traced_kernels(capsys):
+    spec = importlib.util.spec_from_file_location("bench_profile_step", os.path.join(ROOT, "bench", "profile_step.py"))
+    profile_step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile_step)
+    times = profile_step.main(["--source", "preset:tiny", "--mode", "minimal", "--warmup", "1",
+                               "--steps", "2"])
+    op_types = {op for op, _ in times}
+    assert any("MatMul" in op for op in op_types), sorted(op_types)[:20]
+    # Forward and gradient kernels of both networks are in the trace.
+    scopes = {scope for _, scope in times}
+    assert {"generator/block_N/attention", "gradient_tape/discriminator/block_N"} <= scopes, sorted(scopes)
+    assert all(ms >= 0 for ms in times.values()) and sum(times.values()) > 0
+    assert "| op type | ms per step |" in capsys.readouterr().out
