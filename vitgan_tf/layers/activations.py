@@ -16,10 +16,10 @@ def gelu(x):
     Same values as `keras.activations.gelu(x, approximate=False)`. The
     gradient is `Phi(x) + x * phi(x)`, computed in the backward pass from `x`
     alone: autodiff of the erf expression keeps several activation-sized
-    intermediates for the backward pass (about 0.4 GB of the cifar10 preset's
-    `full` training step at batch 32, see bench/README.md). The derivative is
-    built from differentiable ops, so second derivatives (R1 through D) are
-    exact too.
+    intermediates for the backward pass (0.43 GB of the peak RSS of the
+    cifar10 preset's `full` training step at batch 32; docs/performance.md).
+    The derivative is built from differentiable ops, so second derivatives
+    (R1 through D) are exact too.
 
     Args:
         x: tensor.
