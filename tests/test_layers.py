@@ -79,6 +79,34 @@ class L2MultiHeadAttentionTest(TestCase):
         self.assertAllClose(out, expected, atol=1e-5, rtol=1e-5)
         self.assertAllClose(scores, expected_probs, atol=1e-5, rtol=1e-5)
 
+    def test_gradients_equal_the_explicit_distance_formula(self):
+        # The layer leaves out |q_i|^2 (softmax is invariant to it): its gradients w.r.t. the
+        # inputs and W_qk must still be those of -||q_i - q_j||^2 / sqrt(d) by differences.
+        layer = self.make_layer()
+        x = tf.constant(np.random.default_rng(4).normal(size=(2, 5, 8)), "float32")
+        c = tf.constant(np.random.default_rng(5).normal(size=(2, 5, 8)), "float32")
+        qk, v, o = layer.query_key_dense, layer.value_dense, layer.output_dense
+
+        def explicit(inputs):
+            q = tf.reshape(inputs @ qk.kernel + qk.bias, (2, 5, 2, 4))
+            vv = tf.reshape(inputs @ v.kernel + v.bias, (2, 5, 2, 4))
+            diff = q[:, :, None] - q[:, None, :]  # [B, T, T, H, d]
+            logits = -tf.reduce_sum(diff**2, -1) / 2.0  # sqrt(d) = 2
+            probs = tf.nn.softmax(tf.transpose(logits, (0, 3, 1, 2)), -1)  # [B, H, T, T]
+            ctx = tf.einsum("bhts,bshd->bthd", probs, vv)
+            return tf.reshape(ctx, (2, 5, 8)) @ o.kernel + o.bias
+
+        grads = []
+        for fn in (layer, explicit):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.reduce_sum(c * fn(x))
+            grads.append(tape.gradient(y, [x, qk.kernel, qk.bias]))
+        for ours, reference in zip(*grads):
+            self.assertAllClose(ours, reference, atol=1e-5, rtol=1e-4)
+        # W_qk's bias shifts every q alike, so distances (and its gradient) ignore it.
+        self.assertGreater(float(tf.reduce_min([tf.reduce_max(tf.abs(g)) for g in grads[1][:2]])), 1e-2)
+
     def test_query_and_key_are_one_variable(self):
         layer = self.make_layer()
         kernels = [w for w in layer.trainable_weights if w.name == "kernel"]

@@ -127,8 +127,12 @@ class L2MultiHeadAttention(_SelfAttention):
         out = softmax_j(logits) v,  then an output projection.
 
     The distance is expanded as |q_i|^2 - 2 q_i.q_j + |q_j|^2: one matmul,
-    no [T, T, d] difference tensor. Softmax is invariant to the |q_i|^2 term
-    (constant along j) but it is kept so logits equal the formula exactly.
+    no [T, T, d] difference tensor. The |q_i|^2 term is constant along j,
+    and softmax is invariant to it (values and gradients, exactly), so it is
+    not computed: the logits used are `(2 q_i.q_j - |q_j|^2) / sqrt(d_h)`,
+    with the scale applied to q before the matmul. That leaves one
+    element-wise pass over the `[B, H, T, T]` logits instead of five. The
+    attention probabilities are those of the formula.
     This attention is Lipschitz (Kim et al.); dot-product attention is not.
 
     Initial temperature. Every token is at distance 0 from itself, so if the
@@ -206,10 +210,11 @@ class L2MultiHeadAttention(_SelfAttention):
             self.query_key_dense(inputs, training=training), self.key_dim
         )  # [B, H, T, d]; the key is the same tensor (W_q = W_k)
         value = self._split_heads(self.value_dense(inputs, training=training), value_dim)
-        sq_norm = ops.sum(ops.square(query), axis=-1)  # [B, H, T]
-        gram = ops.matmul(query, ops.transpose(query, (0, 1, 3, 2)))  # [B, H, T, T]
-        sq_dist = sq_norm[..., :, None] - 2.0 * gram + sq_norm[..., None, :]
-        logits = -sq_dist / math.sqrt(self.key_dim)
+        scale = 1.0 / math.sqrt(self.key_dim)
+        key_sq_norm = ops.sum(ops.square(query), axis=-1) * scale  # [B, H, T]
+        # -|q_i - q_j|^2 / sqrt(d) up to -|q_i|^2 / sqrt(d), constant along j (see above).
+        logits = ops.matmul(query * (2.0 * scale), ops.transpose(query, (0, 1, 3, 2)))
+        logits = logits - key_sq_norm[..., None, :]
         output, probs = self._attend(logits, value, training)
         if return_attention_scores:
             return output, probs
@@ -258,8 +263,8 @@ class DotProductMultiHeadAttention(_SelfAttention):
         query = self._split_heads(query, self.key_dim)
         key = self._split_heads(key, self.key_dim)
         value = self._split_heads(value, value_dim)
-        logits = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
-        logits = logits / math.sqrt(self.key_dim)
+        # The 1 / sqrt(d) scale on q [B, H, T, d], not on the logits [B, H, T, T].
+        logits = ops.matmul(query * (1.0 / math.sqrt(self.key_dim)), ops.transpose(key, (0, 1, 3, 2)))
         output, probs = self._attend(logits, value, training)
         if return_attention_scores:
             return output, probs
