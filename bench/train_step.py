@@ -20,7 +20,9 @@ measured in the same run, and the peak RSS of the row. Each row runs in
 its own process (`--in-process` to share one), so the peak RSS is that of
 one source, mode, compile mode and precision. `--baseline PATH` runs every
 row also on the checkout at PATH (e.g. `git worktree add /tmp/old <rev>`),
-interleaved with the current one, and prints the ratio.
+interleaved with the current one, and prints the ratio. This machine's
+step times drift by 10-15% over minutes: `--rounds N` repeats each pair N
+times and reports the median round and the median per-round ratio.
 """
 
 import argparse
@@ -167,6 +169,9 @@ def main(argv=None):
                         help="recipe config override for recipe: sources (repeatable)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of each row (alternating with the baseline's); the median "
+                             "round is reported, and the median of the per-round ratios")
     parser.add_argument("--in-process", action="store_true",
                         help="run every row in this process (peak RSS is then of all rows)")
     parser.add_argument("--baseline", metavar="PATH",
@@ -177,6 +182,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.iters < 5:
         parser.error(f"--iters must be >= 5 (median of >= 5 timed iterations), got {args.iters}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
     if args.baseline:
         if args.in_process:
             parser.error("--baseline runs rows in their own processes: drop --in-process")
@@ -242,17 +249,24 @@ def main(argv=None):
                         row_args = {"source": source, "batch": batch, "compile_mode": compile_mode,
                                     "precision": precision, "mode": mode, "warmup": args.warmup,
                                     "iters": args.iters, "overrides": overrides}
-                        pair = {}
-                        for code, tree in trees:
-                            if args.in_process:
-                                row = bench_one(**dict(row_args, overrides=tuple(overrides)))
-                                row["peak_rss_gb"] = peak_rss_gb()
-                            else:
-                                row = run_row(row_args, tree)
+                        runs = {code: [] for code, _ in trees}
+                        for _ in range(args.rounds):  # codes alternate within each round
+                            for code, tree in trees:
+                                if args.in_process:
+                                    row = bench_one(**dict(row_args, overrides=tuple(overrides)))
+                                    row["peak_rss_gb"] = peak_rss_gb()
+                                else:
+                                    row = run_row(row_args, tree)
+                                runs[code].append(row)
+                        for code, _ in trees:
+                            # The median round by images/s stands for the row; RSS is the largest.
+                            by_speed = sorted(runs[code], key=lambda r: r["images_per_s"])
+                            row = dict(by_speed[len(by_speed) // 2])
+                            row["rounds_images_per_s"] = [r["images_per_s"] for r in runs[code]]
+                            row["peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs[code])
                             row["code"] = code
                             row["peak_gflops_per_s"] = peak
                             row["peak_ratio"] = row["gflops_per_s"] / peak
-                            pair[code] = row
                             rows.append(row)
                             cells = [source, batch, mode, compile_mode, precision,
                                      f"{row['images_per_s']:.1f}", f"{row['step_ms']:.0f}",
@@ -260,7 +274,10 @@ def main(argv=None):
                                      f"{row['peak_rss_gb']:.2f}", f"{row['warmup_s']:.1f}"]
                             if args.baseline:
                                 cells[1:1] = [code]
-                                ratio = row["images_per_s"] / pair["baseline"]["images_per_s"]
+                                # Median over rounds of the ratio to the same round's baseline.
+                                ratio = statistics.median(
+                                    r["images_per_s"] / b["images_per_s"]
+                                    for r, b in zip(runs[code], runs["baseline"]))
                                 row["vs_baseline"] = ratio
                                 cells.append(f"{ratio:.2f}x")
                             print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)

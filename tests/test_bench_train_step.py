@@ -31,6 +31,30 @@ def test_rows_run_in_their_own_process_against_a_baseline_checkout(tmp_path, cap
         # The child's own peak RSS: TensorFlow alone takes several hundred MB.
         assert 0.3 < row["peak_rss_gb"] < 8
     assert rows[1]["vs_baseline"] == pytest.approx(rows[1]["images_per_s"] / rows[0]["images_per_s"])
+
+
+def test_rounds_report_the_median_round_and_the_median_ratio(monkeypatch, capsys):
+    # Rows stand in for the child processes: images/s per (tree, round) as given here.
+    speeds = {"baseline": iter([100.0, 80.0, 120.0]), "current": iter([110.0, 96.0, 114.0])}
+
+    def fake_row(row_args, tree):
+        code = "baseline" if tree == "/old" else "current"
+        return {"images_per_s": next(speeds[code]), "step_ms": 1.0, "gflops_per_s": 10.0,
+                "warmup_s": 0.0, "model_gflop_per_image": 0.1, "peak_rss_gb": {"baseline": 1.0, "current": 2.0}[code], "mode": "minimal",
+                "source": "preset:tiny", "batch": 32, "compile": "function", "precision": "float32"}
+
+    monkeypatch.setattr(train_step, "run_row", fake_row)
+    monkeypatch.setattr(train_step.os.path, "isfile", lambda path: True)  # "/old" is a checkout
+    summary = train_step.main([*TINY, "--baseline", "/old", "--rounds", "3"])
+    baseline, current = summary["rows"]
+    assert baseline["rounds_images_per_s"] == [100.0, 80.0, 120.0] and baseline["images_per_s"] == 100.0
+    assert current["images_per_s"] == 110.0
+    # Per-round ratios 1.1, 1.2, 0.95: their median, not the ratio of the medians (1.1).
+    assert current["vs_baseline"] == pytest.approx(1.1)
+    speeds.update(baseline=iter([100.0, 80.0, 120.0]), current=iter([110.0, 72.0, 114.0]))
+    # Ratios 1.1, 0.9, 0.95.
+    assert train_step.main([*TINY, "--baseline", "/old", "--rounds", "3"])["rows"][1]["vs_baseline"] \
+        == pytest.approx(0.95)
     assert "vs baseline" in capsys.readouterr().out
 
 
@@ -38,6 +62,7 @@ def test_bad_arguments_are_refused_before_timing(tmp_path, capsys):
     for argv, message in (([*TINY, "--baseline", str(tmp_path)], "not a checkout"),
                           ([*TINY, "--baseline", ROOT, "--in-process"], "drop --in-process"),
                           ([*TINY, "--iters", "3"], "--iters must be >= 5"),
+                          ([*TINY, "--rounds", "0"], "--rounds must be >= 1"),
                           ([*TINY, "--mode", "fast"], "unknown ['fast']")):
         with pytest.raises(SystemExit):
             train_step.main(argv)
