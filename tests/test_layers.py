@@ -55,6 +55,30 @@ def jacobian_norm(layer, x):
     return float(tf.linalg.svd(tf.reshape(jac, (size, size)), compute_uv=False)[0])
 
 
+def penalty_gradient_and_finite_difference(fn, rng):
+    """R1-like penalty ||d f / d x||^2 of f = sum(c * fn(x W)), differentiated w.r.t. W by nested
+    tapes and by float64 central differences, along a random direction: (autodiff, numeric)."""
+    x = tf.constant(rng.normal(size=(4, 6)))
+    c = tf.constant(rng.normal(size=(4, 5)))
+    w0 = rng.normal(size=(6, 5))
+    direction = rng.normal(size=(6, 5))
+
+    def penalty(w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            f = tf.reduce_sum(c * fn(tf.matmul(x, w)))
+        return tf.reduce_sum(tape.gradient(f, x) ** 2)
+
+    w = tf.Variable(w0)
+    with tf.GradientTape() as tape:
+        value = penalty(w)
+    autodiff = float(tf.reduce_sum(tape.gradient(value, w) * direction))
+    eps = 1e-6
+    numeric = (float(penalty(tf.constant(w0 + eps * direction)))
+               - float(penalty(tf.constant(w0 - eps * direction)))) / (2 * eps)
+    return autodiff, numeric
+
+
 class L2MultiHeadAttentionTest(TestCase):
     def make_layer(self, **kwargs):
         layer = layers.L2MultiHeadAttention(num_heads=2, key_dim=4, **kwargs)
@@ -363,27 +387,10 @@ class ExactLayerNormalizationTest(TestCase):
         # Keras' LayerNormalization fails this on TensorFlow (tf.nn.moments stops the gradient
         # through the mean inside the variance), by about 1%.
         rng = np.random.default_rng(0)
-        x = tf.constant(rng.normal(size=(4, 6)))
-        c = tf.constant(rng.normal(size=(4, 5)))
-        w0 = rng.normal(size=(6, 5))
-        direction = rng.normal(size=(6, 5))
         norm = layers.ExactLayerNormalization(epsilon=1e-3, dtype="float64")
         norm.build((4, 5))
         norm.set_weights([rng.normal(size=5) + 1.0, rng.normal(size=5)])
-
-        def penalty(w):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                f = tf.reduce_sum(c * tf.tanh(norm(tf.matmul(x, w))))
-            return tf.reduce_sum(tape.gradient(f, x) ** 2)
-
-        w = tf.Variable(w0)
-        with tf.GradientTape() as tape:
-            value = penalty(w)
-        autodiff = float(tf.reduce_sum(tape.gradient(value, w) * direction))
-        eps = 1e-6
-        numeric = (float(penalty(tf.constant(w0 + eps * direction)))
-                   - float(penalty(tf.constant(w0 - eps * direction)))) / (2 * eps)
+        autodiff, numeric = penalty_gradient_and_finite_difference(lambda y: tf.tanh(norm(y)), rng)
         self.assertAllClose(autodiff, numeric, rtol=1e-6)
 
     def test_input_gradient_equals_keras_layer_norm(self):
@@ -428,25 +435,7 @@ class GeluTest(TestCase):
     def test_gradient_penalty_gradient_equals_finite_differences(self):
         # As for ExactLayerNormalization: R1 differentiates D's input gradient w.r.t. D's
         # weights, which differentiates the GELU's hand-written derivative.
-        rng = np.random.default_rng(1)
-        x = tf.constant(rng.normal(size=(4, 6)))
-        c = tf.constant(rng.normal(size=(4, 5)))
-        w0 = rng.normal(size=(6, 5))
-        direction = rng.normal(size=(6, 5))
-
-        def penalty(w):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                f = tf.reduce_sum(c * layers.gelu(tf.matmul(x, w)))
-            return tf.reduce_sum(tape.gradient(f, x) ** 2)
-
-        w = tf.Variable(w0)
-        with tf.GradientTape() as tape:
-            value = penalty(w)
-        autodiff = float(tf.reduce_sum(tape.gradient(value, w) * direction))
-        eps = 1e-6
-        numeric = (float(penalty(tf.constant(w0 + eps * direction)))
-                   - float(penalty(tf.constant(w0 - eps * direction)))) / (2 * eps)
+        autodiff, numeric = penalty_gradient_and_finite_difference(layers.gelu, np.random.default_rng(1))
         self.assertAllClose(autodiff, numeric, rtol=1e-6)
 
     def test_dense_with_gelu_round_trips(self):
