@@ -47,8 +47,11 @@ def jacobian_norm(fn, inputs, num_iterations=20, seed=0):
         return tape.gradient(y, x, output_gradients=jv), jv  # J^T J v
 
     v = normalize(tf.random.stateless_normal(tf.shape(x), seed=[seed, 0]))
-    for _ in range(num_iterations):
-        v = normalize(jtj(v)[0])
+    # A graph loop, so that a tf.function traces `fn` twice (loop body and
+    # final product), not `num_iterations + 1` times.
+    _, v = tf.while_loop(lambda i, _: i < num_iterations,
+                         lambda i, v: (i + 1, normalize(jtj(v)[0])),
+                         (tf.constant(0), v))
     _, jv = jtj(v)
     out_axes = list(range(1, jv.shape.rank))
     return tf.sqrt(tf.reduce_sum(tf.square(jv), axis=out_axes)) if out_axes else tf.abs(jv)
