@@ -390,16 +390,20 @@ class AblationScriptTest(TestCase):
             plot.verify()
 
     def test_same_seed_same_run_other_seed_other_run(self):
-        def losses(seed, folder):
-            out = os.path.join(self.get_temp_dir(), folder)
-            code, err = run_main(["--smoke", "--out", out, "--variants", "no_bcr", "--seeds", str(seed)],
-                                 pooled_pixels)
-            self.assertEqual(code, 0, err)
-            record = read_results(out)["runs"][f"no_bcr/seed{seed}"]
+        # The class's run is `full` seed 0; this test adds seed 0 again and seed 1.
+        def losses(out, seed):
+            record = read_results(out)["runs"][f"full/seed{seed}"]
             self.assertEqual(record["config"]["seed"], seed)
             return {p["step"]: (p["d_loss"], p["g_loss"]) for p in record["losses"]}
 
-        first, again, other = losses(1, "a"), losses(1, "b"), losses(2, "c")
+        def run(seed, folder):
+            out = os.path.join(self.get_temp_dir(), folder)
+            code, err = run_main(["--smoke", "--out", out, "--variants", "full", "--seeds", str(seed)],
+                                 pooled_pixels)
+            self.assertEqual(code, 0, err)
+            return losses(out, seed)
+
+        first, again, other = losses(self.base, 0), run(0, "a"), run(1, "b")
         same = sorted(set(first) & set(again))
         self.assertGreaterEqual(len(same), 2)  # the budget is time: the step counts may differ, not the first steps
         self.assertAllClose([first[s] for s in same], [again[s] for s in same], rtol=1e-4)
