@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import os
+import re
 
 import pytest
 
@@ -14,10 +15,12 @@ from recipes import train as train_cli
 from vitgan_tf import evaluate, sample
 
 
-def call(main, argv):
-    """(exit code, stderr) of `main(argv)`, whether it returns or raises SystemExit."""
+def call(main, argv, out=None):
+    """(exit code, stderr) of `main(argv)`, whether it returns or raises SystemExit.
+
+    `out`: a `StringIO` that gets stdout (default: dropped)."""
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out or io.StringIO()):
         try:
             code = main(argv)
         except SystemExit as exit_:  # argparse
@@ -61,10 +64,15 @@ def test_train_cli(files):
     assert_refused(train_cli.main, short + ["--set", f"data.source={files['dir'] / 'no_images'}"],
                    "no_images")
     assert not os.path.exists(os.path.join(out, "config.json"))
-    code, err = call(train_cli.main, short)
+    stdout = io.StringIO()  # not a terminal, like a log file
+    code, err = call(train_cli.main, short, out=stdout)
     assert code == 0, err
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["train"]["steps"] == 2
+    # One plain line per logged interval, not a progress bar redrawn at every step.
+    progress = stdout.getvalue()
+    assert "\r" not in progress and "\x1b[" not in progress, progress[-500:]
+    assert len(re.findall(r"^2/2 - .*d_loss: ", progress, flags=re.MULTILINE)) == 1, progress
 
 
 def test_a_folder_whose_run_never_trained_is_reused(files):
