@@ -219,9 +219,9 @@ class RunFolder:
         """True once a step was logged, checkpointed or backed up here."""
         return bool(self.checkpoint_step() or self.backup_epoch() or self.read_metrics())
 
-    def backup_epoch(self, backup_dir=None):
+    def backup_epoch(self):
         """The epoch a `BackupAndRestore` backup resumes at (0 if none)."""
-        path = os.path.join(backup_dir or self.backup_dir, "training_metadata.json")
+        path = os.path.join(self.backup_dir, "training_metadata.json")
         if not os.path.exists(path):
             return 0
         try:

@@ -369,11 +369,6 @@ def _check_nothing_to_lose(out_dir, backup_dir):
         )
 
 
-def restored_step(backup_dir, steps_per_epoch):
-    """Train step a `BackupAndRestore` backup will resume at (0 if none)."""
-    return RunFolder(os.path.dirname(backup_dir)).backup_epoch(backup_dir) * steps_per_epoch
-
-
 def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
     """Trains `config` into `out_dir`; returns the `ViTGAN`.
 
@@ -412,8 +407,9 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
         check_out_dir(out_dir, config)  # refuses a folder that holds a different run
     folder = RunFolder(out_dir)
     run_dir = out_dir if chief else os.path.join(out_dir, "workers", str(task_index()))
-    backup_dir = RunFolder(run_dir).backup_dir
-    start_step = restored_step(backup_dir, steps_per_epoch)
+    run_folder = RunFolder(run_dir)  # a worker's own backup lives in its own folder
+    backup_dir = run_folder.backup_dir
+    start_step = run_folder.backup_epoch() * steps_per_epoch  # where the backup resumes
     if chief and not start_step:
         _check_nothing_to_lose(out_dir, backup_dir)  # before anything is written
 
