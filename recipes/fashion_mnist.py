@@ -33,9 +33,10 @@ into `metrics.jsonl` (`step`, `images`, `train_time`, `time`) and
 TensorBoard; sample grids every 4800 steps. The command prints the
 evaluations' estimated time before training.
 
-Expected result: see README (FID curve and sample grid of a run).
+Expected result: FID10k 19.6, KID x1000 6.5 after 104600 steps on a 2-core
+AMD EPYC Zen 5 (README: FID curve and sample grid of that run).
 Hardware: 2 CPU cores, no accelerator. Wall time: 2 h of training plus the
-evaluations (about 25 min at 25 Inception images/s).
+evaluations (about 25 min at 25 Inception images/s; 23 min in that run).
 Command: python -m recipes.train fashion_mnist --out runs/fashion_mnist
 """
 
