@@ -385,8 +385,8 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
         extra_callbacks: Keras callbacks run after the run's own.
         verbose: Keras `fit` verbosity. "auto": a progress bar on a terminal, one
             line per `log_every` steps when stdout is a file or a pipe (Keras'
-            own "auto" redraws the bar into a file at every step: about 30 MB
-            for the fashion_mnist recipe's 2 hours).
+            own "auto" redraws the bar into a file at every step: 34 MB for
+            the fashion_mnist recipe's 2 hours).
     """
     config = merge(base_config(), config)
     validate(config)
@@ -401,7 +401,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
             f"the {type(strategy).__name__}"
         )
     if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
+        verbose = 1 if sys.stdout is not None and sys.stdout.isatty() else 2
     chief = is_chief()
     if chief:
         check_out_dir(out_dir, config)  # refuses a folder that holds a different run
