@@ -17,13 +17,15 @@ import numpy as np
 
 import vitgan_tf  # noqa: F401  (registers the layers)
 from tests.layer_cases import all_cases, build_case_model
-from vitgan_tf.models import Discriminator, Generator
+from vitgan_tf.models import Discriminator, Generator, StyleGAN2Discriminator
 
 
 def model_cases():
-    """[(name, builder)] of the tiny generator and discriminator (one per call)."""
+    """[(name, builder)] of the tiny generator and discriminators (one per call)."""
     return [("Generator_tiny", lambda: Generator.from_preset("tiny")),
-            ("Discriminator_tiny", lambda: Discriminator.from_preset("tiny"))]
+            ("Discriminator_tiny", lambda: Discriminator.from_preset("tiny")),
+            ("StyleGAN2Discriminator_tiny",
+             lambda: StyleGAN2Discriminator.from_preset("tiny", width_multiplier=1 / 32))]
 
 
 def as_list(outputs):

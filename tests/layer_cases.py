@@ -78,6 +78,25 @@ LAYER_CASES = {
                              kernel_initializer="vitgan_tf>WindowGlorotUniform"),
             input_data=np.tanh(normal(2, 4, 4, 3)), expected_output_shape=(2, 4, 8))),
     ],
+    layers.Blur: [
+        ("pad", dict(init_kwargs=dict(pad=(2, 1)), input_data=normal(2, 5, 5, 3),
+                     expected_output_shape=(2, 5, 5, 3))),
+    ],
+    layers.EqualizedConv2D: [
+        ("same", dict(init_kwargs=dict(filters=4, kernel_size=3), input_data=normal(2, 6, 6, 3),
+                      expected_output_shape=(2, 6, 6, 4))),
+        ("down_linear", dict(init_kwargs=dict(filters=4, kernel_size=1, downsample=True,
+                                              activate=False),
+                             input_data=normal(2, 6, 6, 3), expected_output_shape=(2, 3, 3, 4))),
+    ],
+    layers.StyleGAN2ResidualBlock: [
+        ("plain", dict(init_kwargs=dict(filters=5), input_data=normal(2, 8, 8, 3),
+                       expected_output_shape=(2, 4, 4, 5))),
+    ],
+    layers.MinibatchStdDev: [
+        ("two_features", dict(init_kwargs=dict(group_size=2, num_features=2),
+                              input_data=normal(4, 3, 3, 4), expected_output_shape=(4, 3, 3, 6))),
+    ],
     layers.ImprovedSpectralNormalization: [
         # A callable: every instance wraps a fresh Dense made under the policy checked.
         ("dense", dict(init_kwargs=lambda: dict(layer=keras.layers.Dense(6, name="dense")),

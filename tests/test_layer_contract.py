@@ -20,6 +20,7 @@ from tests.test_case import TestCase
 from vitgan_tf import layers
 from vitgan_tf.layers.utils import WindowGlorotUniform
 from vitgan_tf.metrics import inception
+from vitgan_tf.training.schedules import LinearWarmup
 
 
 LAYER_CASES = {
@@ -83,7 +84,10 @@ def _registered_vitgan_classes():
 
 
 # Registered functions and the test class that covers them.
-FUNCTION_CASES = {layers.gelu: "tests/test_layers.py::GeluTest"}
+FUNCTION_CASES = {layers.gelu: "tests/test_layers.py::GeluTest",
+                  layers.scaled_leaky_relu: "tests/test_stylegan2.py::LayersTest"}
+# Learning-rate schedules: where their values and config round trip are tested.
+SCHEDULE_CASES = {LinearWarmup: "tests/test_stylegan2.py::LinearWarmupTest"}
 
 
 class CoverageTest(TestCase):
@@ -105,15 +109,18 @@ class CoverageTest(TestCase):
             elif issubclass(obj, keras.initializers.Initializer):
                 if obj not in INITIALIZER_CASES:
                     missing.append(name)
+            elif issubclass(obj, keras.optimizers.schedules.LearningRateSchedule):
+                if obj not in SCHEDULE_CASES:
+                    missing.append(name)
             else:
                 unknown.append(name)
         self.assertEqual(missing, [], "registered without a case in tests/test_layer_contract.py")
-        self.assertEqual(unknown, [], "registered, but neither a model, a layer, an initializer nor a function")
+        self.assertEqual(unknown, [], "registered, but neither a model, a layer, an initializer, a schedule nor a function")
 
     def test_every_exported_layer_has_a_contract_case(self):
         exported = [obj for obj in vars(layers).values()
                     if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer)]
-        self.assertLen(exported, 14)
+        self.assertLen(exported, 18)
         self.assertEqual([c.__name__ for c in exported if c not in LAYER_CASES], [])
         for cls in exported:  # exported means registered too (so `.keras` files load)
             self.assertEqual(keras.saving.get_registered_name(cls), f"vitgan_tf>{cls.__name__}")

@@ -17,3 +17,8 @@ from vitgan_tf.layers.normalization import ExactLayerNormalization
 from vitgan_tf.layers.patches import ClassTokenPositionEmbedding
 from vitgan_tf.layers.patches import OverlappingPatchEmbedding
 from vitgan_tf.layers.spectral_norm import ImprovedSpectralNormalization
+from vitgan_tf.layers.stylegan2 import Blur
+from vitgan_tf.layers.stylegan2 import EqualizedConv2D
+from vitgan_tf.layers.stylegan2 import MinibatchStdDev
+from vitgan_tf.layers.stylegan2 import StyleGAN2ResidualBlock
+from vitgan_tf.layers.stylegan2 import scaled_leaky_relu

@@ -2,5 +2,9 @@
 
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
+from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.models.presets import PRESETS
 from vitgan_tf.models.loading import load_generator
+
+# `model.discriminator.architecture` of a run config -> the discriminator class.
+DISCRIMINATORS = {"vit": Discriminator, "stylegan2": StyleGAN2Discriminator}
