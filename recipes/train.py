@@ -34,7 +34,8 @@ def parse_args(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config entry, e.g. --set gan.bcr_real=5 (repeatable)")
     parser.add_argument("--no-eval", action="store_true",
-                        help="no FID/KID evaluations (train.eval_every=0, train.final_eval_samples=0)")
+                        help="no FID/KID evaluations (train.eval_every=0, train.eval_every_minutes=null, "
+                             "train.final_eval_samples=0)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved config, build the models, train nothing")
     return parser.parse_args(argv)
@@ -88,7 +89,7 @@ def resolve(args):
     """The resolved config of the parsed arguments."""
     sets = list(args.set)
     if getattr(args, "no_eval", False):
-        sets += ["train.eval_every=0", "train.final_eval_samples=0"]
+        sets += ["train.eval_every=0", "train.eval_every_minutes=null", "train.final_eval_samples=0"]
     return resolve_config(args.recipe, args.steps, args.batch_size, args.strategy, sets)
 
 
@@ -96,7 +97,8 @@ def evaluation_estimate(config):
     """One line: the evaluations a run of `config` will make, and their rough cost."""
     train = config["train"]
     every, final = train["eval_every"], train["final_eval_samples"]
-    if not every and not final:
+    every_minutes = train.get("eval_every_minutes")
+    if not every and not final and not every_minutes:
         return "evaluations: none"
     rate = ESTIMATE_IMAGES_PER_SECOND
 
@@ -110,6 +112,9 @@ def evaluation_estimate(config):
             count += f", fewer if the {train['train_minutes']:g}-min budget ends the run first"
         parts.append(f"FID/KID on {train['eval_samples']} generated images every {every} steps "
                      f"({count}), {minutes(train['eval_samples'])} each")
+    if every_minutes:
+        parts.append(f"FID/KID on {train['eval_samples']} generated images every "
+                     f"{every_minutes:g} training minutes, {minutes(train['eval_samples'])} each")
     if final:
         parts.append(f"FID on {final} at the last step, {minutes(final)}")
     parts.append(f"{train['eval_real_samples']} real images once (then cached), "

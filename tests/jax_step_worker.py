@@ -1,6 +1,6 @@
 """The GAN train step on the current Keras backend, for tests/test_jax_step.py.
 
-    KERAS_BACKEND=jax python -m tests.jax_step_worker step FOLDER
+    KERAS_BACKEND=jax python -m tests.jax_step_worker step FOLDER [vit|stylegan2]
     KERAS_BACKEND=jax XLA_FLAGS=--xla_force_host_platform_device_count=2 \
         python -m tests.jax_step_worker fit FOLDER
 
@@ -21,7 +21,7 @@ import sys
 import keras
 import numpy as np
 
-from vitgan_tf.models import Discriminator, Generator
+from vitgan_tf.models import Discriminator, Generator, StyleGAN2Discriminator
 from vitgan_tf.training.gan import TRACKER_NAMES, ViTGAN
 
 # bCR, R1, DiffAugment (all four ops, gated at p = 0.5) and EMA all on. (R1 agrees since D
@@ -37,7 +37,14 @@ def is_moving_isn_vector(variable):
     return variable.path.endswith("vector_u") and variable.shape[-1] > 1
 
 
-def build_gan(jit_compile=False):
+def build_discriminator(architecture="vit"):
+    """The tiny ViT D, or a narrow StyleGAN2 D (`"stylegan2"`, the hybrid) of the same shape."""
+    if architecture == "stylegan2":
+        return StyleGAN2Discriminator.from_preset("tiny", width_multiplier=1 / 32)
+    return Discriminator.from_preset("tiny")
+
+
+def build_gan(jit_compile=False, discriminator="vit"):
     """The tiny ViTGAN, compiled with SGD for both networks (no optimizer state).
 
     Its initial weights are random (`keras.utils.set_random_seed` would import
@@ -46,7 +53,7 @@ def build_gan(jit_compile=False):
     # mapping_lr_multiplier 1: with the default 0.01 the mapping's SGD update is near one
     # float32 ulp of its stored weights, and whether it shows depended on the random init.
     gan = ViTGAN(Generator.from_preset("tiny", mapping_lr_multiplier=1.0),
-                 Discriminator.from_preset("tiny"), **GAN_KWARGS)
+                 build_discriminator(discriminator), **GAN_KWARGS)
     gan.compile(g_optimizer=keras.optimizers.SGD(LEARNING_RATE),
                 d_optimizer=keras.optimizers.SGD(LEARNING_RATE), jit_compile=jit_compile)
     return gan
@@ -92,10 +99,10 @@ def unflatten_draws(stored):
     return draws
 
 
-def step(folder):
+def step(folder, discriminator="vit"):
     backend = keras.backend.backend()
     stored = dict(np.load(os.path.join(folder, "step.npz")))
-    gan = build_gan()
+    gan = build_gan(discriminator=discriminator)
     set_weights(gan, stored)
     stats = gan.apply_step(stored["real"], unflatten_draws(stored))
     np.savez(os.path.join(folder, f"step.{backend}.npz"), **weights_of(gan),
@@ -164,4 +171,4 @@ def fit(folder):
 
 
 if __name__ == "__main__":
-    {"step": step, "fit": fit}[sys.argv[1]](sys.argv[2])
+    {"step": step, "fit": fit}[sys.argv[1]](*sys.argv[2:])

@@ -119,6 +119,32 @@ class AugmentTest(TestCase):
             augment.parse_policy("color,rotate")
         with self.assertRaisesRegex(ValueError, "p=1.5"):
             augment.sample_params(2, 8, 0, p=1.5)
+        with self.assertRaisesRegex(ValueError, r"missing: \['cutout'\]"):
+            augment.sample_params(2, 8, 0, "color,cutout", p={"color": 0.5})
+        with self.assertRaisesRegex(ValueError, r"unknown: \['blur'\]"):
+            augment.sample_params(2, 8, 0, "color", p={"color": 0.5, "blur": 0.1})
+        with self.assertRaisesRegex(ValueError, "p=2"):
+            augment.sample_params(2, 8, 0, "color", p={"color": 2})
+
+    def test_flip_mirrors_columns_where_drawn(self):
+        x = images(batch=64)
+        params = to_numpy(augment.sample_params(64, 8, keras.random.SeedGenerator(3), "flip", p=0.5))
+        flip = params["flip"]
+        self.assertTrue(set(np.unique(flip)) == {0.0, 1.0})
+        want = np.where(flip[:, None, None, None] > 0, x[:, :, ::-1, :], x)
+        self.assertAllClose(augment.apply_params(x, params), want, atol=1e-6)
+
+    def test_per_op_probabilities(self):
+        """A dict gates each op at its own rate (the authors' 0.8 / 0.45 / 0.3)."""
+        n = 4000
+        p = {"color": 0.8, "translation": 0.0, "flip": 0.45, "cutout": 0.3}
+        params = to_numpy(augment.sample_params(n, 8, keras.random.SeedGenerator(4),
+                                                "color,translation,flip,cutout", p=p))
+        rates = {"color": (params["brightness"] != 0).mean(), "flip": params["flip"].mean(),
+                 "translation": (params["shift"] != 0).any(axis=1).mean(),
+                 "cutout": (params["cutout_size"] != 0).mean()}
+        for op, rate in rates.items():
+            self.assertAllClose(rate, p[op], atol=4 * np.sqrt(0.25 / n), msg=op)
 
 
 # === Colour ops against DiffAugment_tf.py in numpy, on the drawn parameters ===

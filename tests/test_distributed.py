@@ -24,15 +24,17 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
-    from vitgan_tf.models import Generator, Discriminator
+    from vitgan_tf.models import Generator, Discriminator, StyleGAN2Discriminator
     from vitgan_tf.training import ViTGAN, run
 
-    def build(strategy, jit=False):
+    def build(strategy, jit=False, hybrid=False):
         # SGD: its update is linear in the gradient, so the comparison measures the
         # gradient all-reduce. Adam divides by sqrt(v): a weight whose gradient is
         # ~1e-9 moves by +-lr whatever the sign's float rounding, on either side.
         with strategy.scope():
-            gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=7)
+            disc = (StyleGAN2Discriminator.from_preset("tiny", width_multiplier=1 / 32) if hybrid
+                    else Discriminator.from_preset("tiny"))
+            gan = ViTGAN(Generator.from_preset("tiny"), disc, seed=7)
             gan.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05),
                         jit_compile=jit)
         return gan
@@ -69,6 +71,14 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     out["replica_desync"] = max(sync)
     xla = build(mirrored, jit=True)
     out["xla"] = xla.fit(dataset, epochs=1, verbose=0).history
+    # The hybrid (StyleGAN2 D): its minibatch stddev groups each replica's own slice, so
+    # only that it trains, under XLA too, with replicas in sync, is checked.
+    for jit in (False, True):
+        hybrid = build(mirrored, jit=jit, hybrid=True)
+        out[f"hybrid_xla{{int(jit)}}"] = hybrid.fit(dataset, epochs=1, verbose=0).history
+        out[f"hybrid_desync{{int(jit)}}"] = max(
+            max(float(np.abs(replica_values(v)[0] - r).max()) for r in replica_values(v))
+            for v in hybrid.discriminator.trainable_variables)
     try:
         run.train({{"model": {{"preset": "tiny"}}, "data": {{"batch_size": 5}},
                    "train": {{"steps": 1}}}}, sys.argv[1], strategy=mirrored, verbose=0)
@@ -147,6 +157,11 @@ class DistributedTest(TestCase):
         self.assertLess(result["replica_desync"], 1e-6)
         self.assertEqual(result["train_steps"], [2, 2])  # one count per step, not per replica
         self.assertTrue(all(np.isfinite(v).all() for v in result["xla"].values()))
+        for jit in (0, 1):
+            history = result[f"hybrid_xla{jit}"]
+            self.assertTrue(all(np.isfinite(v).all() for v in history.values()), history)
+            self.assertGreater(history["bcr"][0], 0.0)
+            self.assertLess(result[f"hybrid_desync{jit}"], 1e-6)
         self.assertIn("batch_size=5", result["batch_error"])
         self.assertIn("2 replicas", result["batch_error"])
 

@@ -1,7 +1,8 @@
 """ViTGAN's train step on JAX: the same update as on TensorFlow, and `fit` on JAX.
 
 The step is built here on TensorFlow with bCR, R1, DiffAugment (every op)
-and EMA on and SGD for both networks; its weights, real batch and
+and EMA on and SGD for both networks, once with the ViT D and once with the
+StyleGAN2 D (the hybrid); its weights, real batch and
 randomness (TensorFlow's draws, injected: the backends' random streams
 differ) go to a JAX subprocess (tests/jax_step_worker.py), which runs the
 same step. Every weight after the step (G, D with its ISN vectors, EMA G)
@@ -24,23 +25,25 @@ needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                reason="JAX is not installed")
 
 
-def _run_worker(mode, folder, **env):
+def _run_worker(mode, folder, *args, **env):
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
                **env)
-    proc = subprocess.run([sys.executable, "-m", "tests.jax_step_worker", mode, str(folder)],
+    proc = subprocess.run([sys.executable, "-m", "tests.jax_step_worker", mode, str(folder),
+                           *args],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc.stdout
 
 
 @needs_jax
-def test_one_jax_step_equals_the_tensorflow_step(tmp_path):
+@pytest.mark.parametrize("discriminator", ["vit", "stylegan2"])
+def test_one_jax_step_equals_the_tensorflow_step(tmp_path, discriminator):
     import keras
 
     from tests import jax_step_worker as worker
 
     assert keras.backend.backend() == "tensorflow"
-    gan = worker.build_gan()
+    gan = worker.build_gan(discriminator=discriminator)
     rng = np.random.default_rng(0)
     real = np.tanh(rng.normal(size=(worker.BATCH, 16, 16, 3))).astype("float32")
     draws = gan.sample_randomness(worker.BATCH)
@@ -63,7 +66,7 @@ def test_one_jax_step_equals_the_tensorflow_step(tmp_path):
                 assert not np.array_equal(before[f"{prefix}{i}"], after[f"{prefix}{i}"]), \
                     f"{model.name}: {variable.path} did not change in the step"
 
-    stdout = _run_worker("step", tmp_path)
+    stdout = _run_worker("step", tmp_path, discriminator)
     assert "backend=jax step tensorflow_imported=False" in stdout, stdout
     got = np.load(tmp_path / "step.jax.npz")
     for name, value in stats.items():

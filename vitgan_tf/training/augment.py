@@ -13,9 +13,13 @@ Ops (Zhao et al., arXiv 2006.10738, plus isotropic scaling as in ViTGAN):
   set to 0.
 - ``scaling``: isotropic zoom about the centre by a log-uniform factor in
   ``[1 / (1 + scaling_ratio), 1 + scaling_ratio]`` (bilinear, zero fill).
+- ``flip``: horizontal flip (after the shift, before cutout: the ViTGAN
+  authors' PyTorch DiffAugment flips inside its translation op).
 
 Each op is applied to each image independently with probability ``p``
-(identity otherwise). Images are float NHWC in [-1, 1]. Randomness comes
+(identity otherwise); ``p`` may also be a dict `{op: probability}` naming
+every op of the policy (the authors' code: color and translation 0.8, flip
+0.45, cutout 0.3). Images are float NHWC in [-1, 1]. Randomness comes
 only from a `keras.random.SeedGenerator` (or an int seed): same seed, same
 augmentation. Sampling the parameters is separate from applying them
 (`sample_params` / `apply_params`) so a distributed train step can draw
@@ -36,7 +40,7 @@ import math
 import keras
 from keras import ops
 
-OPS = ("color", "translation", "cutout", "scaling")
+OPS = ("color", "translation", "cutout", "scaling", "flip")
 DEFAULT_POLICY = "color,translation,cutout,scaling"
 
 
@@ -54,9 +58,24 @@ def parse_policy(policy):
     return names
 
 
-def _check_probability(p):
-    if not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"Expected augmentation probability `p` in [0, 1]. Received: p={p}")
+def _check_probability(p, policy=None):
+    """Checks a probability in [0, 1], or a dict {op: probability} naming every op of `policy`."""
+    if isinstance(p, dict):
+        names = parse_policy(policy)
+        unknown = sorted(set(p) - set(OPS))
+        missing = [n for n in names if n not in p]
+        if unknown or missing:
+            raise ValueError(f"Augmentation probabilities {p} must name known ops {OPS} and every "
+                             f"op of the policy {names} (missing: {missing}, unknown: {unknown})")
+        for value in p.values():
+            _check_probability(value)
+        return
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"Expected augmentation probability `p` in [0, 1]. Received: p={p!r}")
+
+
+def _probability(p, op):
+    return float(p[op] if isinstance(p, dict) else p)
 
 
 def _gate(batch_size, p, seed):
@@ -83,7 +102,8 @@ def sample_params(
         image_size: int. Height = width of the images.
         seed: `keras.random.SeedGenerator` or int.
         policy: str or list, default `"color,translation,cutout,scaling"`.
-        p: float in [0, 1], default 0.8. Probability of each op per image.
+        p: float in [0, 1], default 0.8, or a dict {op: probability}.
+            Probability of each op per image.
         translation_ratio: float, default 0.125. Max shift / size.
         cutout_ratio: float, default 0.5. Cutout side / size.
         scaling_ratio: float, default 0.2. Max zoom factor - 1.
@@ -92,31 +112,35 @@ def sample_params(
         dict with the keys of the ops in `policy` (identity values where an
         op is not applied): `brightness`, `saturation`, `contrast` `[B]`;
         `shift` `[B, 2]` (rows, cols; integer-valued); `cutout_start`
-        `[B, 2]`, `cutout_size` `[B]`; `scale` `[B]`.
+        `[B, 2]`, `cutout_size` `[B]`; `scale` `[B]`; `flip` `[B]` (1: flipped).
     """
     names = parse_policy(policy)
-    _check_probability(p)
+    _check_probability(p, policy)
     params = {}
     b = batch_size
     if "color" in names:
-        params["brightness"] = _gate(b, p, seed) * (keras.random.uniform((b,), seed=seed) - 0.5)
-        gate = _gate(b, p, seed)
+        pc = _probability(p, "color")
+        params["brightness"] = _gate(b, pc, seed) * (keras.random.uniform((b,), seed=seed) - 0.5)
+        gate = _gate(b, pc, seed)
         params["saturation"] = 1.0 + gate * (keras.random.uniform((b,), 0.0, 2.0, seed=seed) - 1.0)
-        gate = _gate(b, p, seed)
+        gate = _gate(b, pc, seed)
         params["contrast"] = 1.0 + gate * (keras.random.uniform((b,), 0.5, 1.5, seed=seed) - 1.0)
     if "scaling" in names:
         log_max = math.log1p(scaling_ratio)
         log_scale = keras.random.uniform((b,), -log_max, log_max, seed=seed)
-        params["scale"] = ops.exp(_gate(b, p, seed) * log_scale)
+        params["scale"] = ops.exp(_gate(b, _probability(p, "scaling"), seed) * log_scale)
     if "translation" in names:
         shift = int(image_size * translation_ratio + 0.5)
         offsets = keras.random.randint((b, 2), -shift, shift + 1, seed=seed)
-        params["shift"] = _gate(b, p, seed)[:, None] * ops.cast(offsets, "float32")
+        gate = _gate(b, _probability(p, "translation"), seed)
+        params["shift"] = gate[:, None] * ops.cast(offsets, "float32")
+    if "flip" in names:
+        params["flip"] = _gate(b, _probability(p, "flip"), seed)
     if "cutout" in names:
         size = int(image_size * cutout_ratio + 0.5)
         centre = keras.random.randint((b, 2), 0, image_size + (1 - size % 2), seed=seed)
         params["cutout_start"] = ops.cast(centre - size // 2, "float32")
-        params["cutout_size"] = _gate(b, p, seed) * size
+        params["cutout_size"] = _gate(b, _probability(p, "cutout"), seed) * size
     return params
 
 
@@ -139,6 +163,9 @@ def apply_params(images, params):
         scale = params.get("scale", ops.ones((batch,), "float32"))
         shift = params.get("shift", ops.zeros((batch, 2), "float32"))
         x = _apply_affine(x, scale, shift)
+    if "flip" in params:
+        flipped = ops.cast(params["flip"], x.dtype)[:, None, None, None]
+        x = x + flipped * (ops.flip(x, axis=2) - x)
     if "cutout_size" in params:
         x = _apply_cutout(x, params["cutout_start"], params["cutout_size"])
     return x

@@ -265,3 +265,44 @@ class TrainTimeBudget(keras.callbacks.Callback):
             return  # stop at the end of a logging interval (a whole Keras epoch)
         self.exhausted = True
         self.model.stop_training = True
+
+
+class TrainTimeSchedule:
+    """A trigger for `FIDCallback`: evaluations every `minutes` of TRAINING time.
+
+    Called at each batch end, it returns True at the first logging boundary
+    (`timer.steps` a multiple of `every_n_steps`) after `timer.elapsed` passes
+    each multiple of `minutes` (once per multiple, however many a slow step
+    skips), so the results land in that interval's metrics record; with
+    `at_end`, also once the timer's budget is spent.
+
+    Args:
+        timer: `TrainTimeBudget`, first in the callback list.
+        minutes: float > 0.
+        every_n_steps: int > 0. The run's logging interval.
+        at_end: bool, default False.
+        offset_seconds: float, default 0. Training time before this process
+            (a resumed run's), added to `timer.elapsed`.
+    """
+
+    def __init__(self, timer, minutes, every_n_steps, at_end=False, offset_seconds=0.0):
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
+            raise ValueError(f"Expected `minutes` > 0. Received: minutes={minutes!r}")
+        if not isinstance(every_n_steps, int) or every_n_steps <= 0:
+            raise ValueError(f"Expected `every_n_steps` > 0. Received: {every_n_steps!r}")
+        self.timer = timer
+        self.seconds = float(minutes) * 60.0
+        self.every_n_steps = every_n_steps
+        self.at_end = at_end
+        self.offset = float(offset_seconds)
+        self.next = self.seconds * (math.floor(self.offset / self.seconds) + 1)
+
+    def __call__(self):
+        if self.timer.exhausted:
+            return self.at_end
+        elapsed = self.offset + self.timer.elapsed
+        if elapsed < self.next or self.timer.steps % self.every_n_steps:
+            return False
+        while self.next <= elapsed:
+            self.next += self.seconds
+        return True

@@ -12,6 +12,7 @@ else:  # the JAX train step needs no TensorFlow
 
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
+from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.training import augment, losses
 
 TRACKER_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "bcr")
@@ -68,14 +69,19 @@ class ViTGAN(keras.Model):
 
     Args:
         generator: `vitgan_tf.models.Generator`.
-        discriminator: `vitgan_tf.models.Discriminator`.
+        discriminator: `vitgan_tf.models.Discriminator` (ViT) or
+            `vitgan_tf.models.StyleGAN2Discriminator` (the authors' hybrid). The
+            latter's minibatch stddev mixes the images of one D call: under
+            a strategy each replica's groups come from its own slice, so
+            there (only) the result depends on the number of replicas.
         ema_generator: `Generator` or None (default: a copy of `generator`).
         bcr_real: float, default 10. lambda_real of bCR (0 disables).
         bcr_fake: float, default 10. lambda_fake of bCR (0 disables).
         r1_gamma: float, default 0 (off; reported to hurt with a ViT D).
         augment_policy: str, default `"color,translation,cutout,scaling"`;
             "" disables DiffAugment.
-        augment_p: float, default 0.8.
+        augment_p: float, default 0.8, or a dict {op: probability} naming
+            every op of `augment_policy`.
         bcr_policy: str, default `"translation"`. bCR's transform `T` (always
             applied). Two independent heavy DiffAugment views (cutout, colour)
             make bCR flatten D's output to a constant; a mild T does not.
@@ -114,9 +120,10 @@ class ViTGAN(keras.Model):
         super().__init__(**kwargs)
         if not isinstance(generator, Generator):
             raise TypeError(f"`generator` must be a vitgan_tf Generator. Received: {generator!r}")
-        if not isinstance(discriminator, Discriminator):
+        if not isinstance(discriminator, (Discriminator, StyleGAN2Discriminator)):
             raise TypeError(
-                f"`discriminator` must be a vitgan_tf Discriminator. Received: {discriminator!r}"
+                "`discriminator` must be a vitgan_tf Discriminator or StyleGAN2Discriminator. "
+                f"Received: {discriminator!r}"
             )
         if (generator.image_size, generator.channels) != (
             discriminator.image_size, discriminator.channels
@@ -133,7 +140,7 @@ class ViTGAN(keras.Model):
             raise ValueError(f"Expected `ema_decay` in [0, 1) or None. Received: ema_decay={ema_decay}")
         augment.parse_policy(augment_policy)
         augment.parse_policy(bcr_policy)
-        augment._check_probability(augment_p)
+        augment._check_probability(augment_p, augment_policy)
 
         self.generator = generator
         self.discriminator = discriminator
@@ -147,7 +154,7 @@ class ViTGAN(keras.Model):
         self.bcr_fake = float(bcr_fake)
         self.r1_gamma = float(r1_gamma)
         self.augment_policy = augment_policy
-        self.augment_p = float(augment_p)
+        self.augment_p = dict(augment_p) if isinstance(augment_p, dict) else float(augment_p)
         self.bcr_policy = bcr_policy
         self.ema_decay = ema_decay
         self.ema_rampup = bool(ema_rampup)

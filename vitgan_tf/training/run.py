@@ -20,21 +20,27 @@ import keras
 import tensorflow as tf
 
 from vitgan_tf import data as data_lib
+from vitgan_tf.models import DISCRIMINATORS
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models import presets
+from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.lipschitz import LipschitzMonitor
 from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import callbacks as callbacks_lib
 from vitgan_tf.training.gan import ViTGAN, default_optimizer
+from vitgan_tf.training.schedules import LinearWarmup
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
-# Model sections: the keys each accepts (constructor arguments; `shared` goes to both).
+# Model sections: the keys each accepts (constructor arguments; `shared` goes to G and to
+# a ViT D). `model.discriminator.architecture` picks D's class (`DISCRIMINATORS`); the
+# section takes the keys of either class, and `validate` refuses those of the other one.
 MODEL_SECTIONS = {
     "model.shared": presets.SHARED_KEYS,
     "model.generator": Generator.CONFIG_KEYS,
-    "model.discriminator": Discriminator.CONFIG_KEYS,
+    "model.discriminator": ("architecture",) + Discriminator.CONFIG_KEYS + tuple(
+        k for k in StyleGAN2Discriminator.CONFIG_KEYS if k not in Discriminator.CONFIG_KEYS),
 }
 # Keys that may also be null (their defaults are not): no EMA, no DiffAugment / bCR
 # transform, no spectral normalisation.
@@ -43,7 +49,7 @@ NULLABLE_KEYS = ("gan.ema_decay", "gan.augment_policy", "gan.bcr_policy",
 # Types accepted besides the default's own (an initializer may be a Keras config dict; a
 # policy a list of op names).
 EXTRA_TYPES = {"patch_kernel_initializer": (dict,), "jit_compile": (bool,),
-               "augment_policy": (list,), "bcr_policy": (list,)}
+               "augment_policy": (list,), "bcr_policy": (list,), "augment_p": (dict,)}
 # Real images on which LipschitzMonitor estimates D's Jacobian norm.
 LIPSCHITZ_BATCH = 16
 
@@ -78,7 +84,10 @@ def base_config():
         "data": {"source": "synthetic", "batch_size": 128},
         "gan": _defaults(ViTGAN.__init__, skip=("ema_generator", "seed", "kwargs")),
         "optimizer": {"g_lr": adam["learning_rate"], "d_lr": adam["learning_rate"],
-                      "beta_1": adam["beta_1"], "beta_2": adam["beta_2"]},
+                      "beta_1": adam["beta_1"], "beta_2": adam["beta_2"],
+                      # Linear learning-rate warm-up over this many steps of each optimizer
+                      # (`LinearWarmup`); 0: none.
+                      "warmup_steps": 0},
         "train": {
             "steps": 1000, "log_every": 100, "sample_every": 500, "num_samples": 64,
             # Training-time budget in minutes (train steps alone, summed over resumes; the
@@ -87,6 +96,9 @@ def base_config():
             "lipschitz_every": None,  # None: every log_every steps; 0: off
             # FID/KID of the EMA G against real training images (vitgan_tf.metrics):
             "eval_every": 0,  # steps between evaluations (a multiple of log_every); 0: off
+            # Also (or instead) evaluate every this many minutes of TRAINING time (at the
+            # first log_every boundary past each multiple); None: off.
+            "eval_every_minutes": None,
             "eval_samples": 2000,  # generated images per evaluation (KID on all of them)
             "final_eval_samples": 0,  # generated images for FID at the last step; 0: off
             "eval_real_samples": 10000,  # real training images of the reference statistics
@@ -148,9 +160,10 @@ def _section_keys(path, node):
 def _model_defaults(section, preset):
     """{key: default} of a model section, from the preset and the constructors."""
     preset = presets.get_preset(preset) if preset in presets.PRESETS else {}
-    owners = {"model.generator": (Generator,), "model.discriminator": (Discriminator,),
+    owners = {"model.generator": (Generator,),
+              "model.discriminator": (StyleGAN2Discriminator, Discriminator),
               "model.shared": (Generator, Discriminator)}[section]
-    out = {}
+    out = {"architecture": "vit"}
     for owner in owners:
         out.update(_defaults(owner.__init__, skip=("kwargs",)))
     out.update(preset)
@@ -165,6 +178,9 @@ def _check_type(path, value, default):
     """Raises ValueError naming `path` unless `value` has the type of `default`."""
     leaf = path.rsplit(".", 1)[-1]
     if default is None or (value is None and path in NULLABLE_KEYS):
+        return
+    extra = EXTRA_TYPES.get(leaf, ())
+    if extra and isinstance(value, extra) and not (isinstance(value, bool) and bool not in extra):
         return
     if isinstance(default, bool):
         ok = isinstance(value, bool)
@@ -207,7 +223,7 @@ def check_keys(config, defaults=None, prefix=""):
         default = defaults[key]
         if isinstance(default, dict):
             check_keys(value, default, path + ".")
-        elif isinstance(value, dict):
+        elif isinstance(value, dict) and dict not in EXTRA_TYPES.get(key, ()):
             raise ValueError(f"Config key {path!r} is not a section. Received: {value!r}")
         else:
             _check_type(path, value, default)
@@ -234,10 +250,14 @@ def validate(config):
     for key in ("eval_every", "eval_samples", "final_eval_samples", "eval_real_samples"):
         if not isinstance(train[key], int) or train[key] < 0:
             raise ValueError(f"Expected an integer train.{key} >= 0. Received: {train[key]!r}")
-    if train["eval_every"] or train["final_eval_samples"]:
+    minutes = train.get("eval_every_minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
+                                or not 0 < minutes <= 10**6):
+        raise ValueError(f"Expected train.eval_every_minutes > 0 or null. Received: {minutes!r}")
+    if train["eval_every"] or train["final_eval_samples"] or minutes:
         if config["data"]["source"] not in EVAL_DATASETS:
             raise ValueError(
-                f"train.eval_every / train.final_eval_samples need a real dataset with "
+                f"train.eval_every / eval_every_minutes / final_eval_samples need a real dataset with "
                 f"reference statistics {EVAL_DATASETS}; data.source is "
                 f"{config['data']['source']!r} (set both to 0)"
             )
@@ -255,6 +275,31 @@ def validate(config):
     batch = config["data"]["batch_size"]
     if not isinstance(batch, int) or batch <= 0:
         raise ValueError(f"Expected a positive integer data.batch_size. Received: {batch!r}")
+    warmup = config["optimizer"]["warmup_steps"]
+    if warmup < 0 or warmup > 10**8:
+        raise ValueError(f"Expected optimizer.warmup_steps in [0, 1e8]. Received: {warmup!r}")
+    discriminator_class(config["model"])  # a known architecture
+
+
+def discriminator_class(model):
+    """D's class for a config's `model` section (`model.discriminator.architecture`)."""
+    architecture = model.get("discriminator", {}).get("architecture", "vit")
+    if architecture not in DISCRIMINATORS:
+        raise ValueError(f"Unknown model.discriminator.architecture={architecture!r}. "
+                         f"Choices: {sorted(DISCRIMINATORS)}")
+    return DISCRIMINATORS[architecture]
+
+
+def unused_discriminator_keys(model):
+    """The `model.discriminator` keys that only the other architecture takes.
+
+    A recipe may hold both architectures' keys, so that the other D is one
+    `--set model.discriminator.architecture=...` away; `train` names the
+    unused ones when it starts.
+    """
+    cls = discriminator_class(model)
+    section = model.get("discriminator", {})
+    return sorted(set(section) - {"architecture"} - set(cls.CONFIG_KEYS))
 
 
 def schedule(config):
@@ -303,15 +348,23 @@ def build_gan(config):
     model = config["model"]
     shared = model.get("shared", {})
     generator = Generator.from_preset(model["preset"], **{**shared, **model.get("generator", {})})
-    discriminator = Discriminator.from_preset(
-        model["preset"], **{**shared, **model.get("discriminator", {})}
-    )
+    d_class = discriminator_class(model)
+    d_config = {k: v for k, v in model.get("discriminator", {}).items()
+                if k in d_class.CONFIG_KEYS}
+    if d_class is Discriminator:
+        d_config = {**shared, **d_config}
+    discriminator = d_class.from_preset(model["preset"], **d_config)
     gan = ViTGAN(generator, discriminator, seed=config["seed"], **config["gan"])
     opt = config["optimizer"]
     betas = dict(beta_1=opt["beta_1"], beta_2=opt["beta_2"])
+    warmup = opt.get("warmup_steps", 0)
+
+    def rate(lr):
+        return LinearWarmup(lr, warmup) if warmup else lr
+
     gan.compile(
-        g_optimizer=default_optimizer(opt["g_lr"], name="g_adam", **betas),
-        d_optimizer=default_optimizer(opt["d_lr"], name="d_adam", **betas),
+        g_optimizer=default_optimizer(rate(opt["g_lr"]), name="g_adam", **betas),
+        d_optimizer=default_optimizer(rate(opt["d_lr"]), name="d_adam", **betas),
         jit_compile=config["train"]["jit_compile"],
     )
     return gan
@@ -369,7 +422,7 @@ def _check_nothing_to_lose(out_dir, backup_dir):
         )
 
 
-def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
+def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto", extractor=None):
     """Trains `config` into `out_dir`; returns the `ViTGAN`.
 
     With `train.train_minutes` the run stops at the first `log_every`
@@ -387,6 +440,8 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
             line per `log_every` steps when stdout is a file or a pipe (Keras'
             own "auto" redraws the bar into a file at every step: 34 MB for
             the fashion_mnist recipe's 2 hours).
+        extractor: the evaluations' feature extractor (a callable, images ->
+            features), or None: the 2015 Inception network.
     """
     config = merge(base_config(), config)
     validate(config)
@@ -402,6 +457,11 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
         )
     if verbose == "auto":
         verbose = 1 if sys.stdout is not None and sys.stdout.isatty() else 2
+    unused = unused_discriminator_keys(config["model"])
+    if unused:
+        architecture = config["model"]["discriminator"].get("architecture", "vit")
+        print(f"note: model.discriminator keys {unused} are not used by architecture="
+              f"{architecture!r} (they belong to the other discriminator)")
     chief = is_chief()
     if chief:
         check_out_dir(out_dir, config)  # refuses a folder that holds a different run
@@ -461,7 +521,9 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto"):
                     fixed_batch, every_n_steps=lipschitz_every,
                     log_dir=os.path.join(tb_dir, "lipschitz")))
             # Before the JSONL and TensorBoard writers, which then record the results.
-            run_callbacks += evaluation_callbacks(config, start_step, timer)
+            run_callbacks += evaluation_callbacks(config, start_step, timer,
+                                                  offset_seconds=folder.train_time(start_step),
+                                                  extractor=extractor)
             run_callbacks += [
                 callbacks_lib.Checkpoint(checkpoint_dir),
                 callbacks_lib.MetricsLogger(folder.metrics_path, images_per_step=batch, timer=timer),
@@ -509,14 +571,17 @@ def _is_write_failure(error):
     return getattr(error, "errno", None) in WRITE_ERRNOS
 
 
-def evaluation_callbacks(config, start_step, timer=None):
-    """`FIDCallback`s of `train.eval_every` and `train.final_eval_samples`.
+def evaluation_callbacks(config, start_step, timer=None, offset_seconds=0.0, extractor=None):
+    """`FIDCallback`s of `train.eval_every`, `eval_every_minutes` and `final_eval_samples`.
 
-    Every `eval_every` steps: FID and KID on `eval_samples` generated images
-    (`fid2k`, `kid2k`, `kid2k_std` for 2000). At the last step: FID on
+    Every `eval_every` steps, and every `eval_every_minutes` of training time
+    (`timer`'s, plus `offset_seconds` spent before a resume): FID and KID on
+    `eval_samples` generated images (`fid2k`, `kid2k`, `kid2k_std` for 2000).
+    At the last step: FID on
     `final_eval_samples` (`fid10k` for 10000) and KID on `eval_samples`.
     Both use fixed latents and the same `eval_real_samples` real training
-    images (statistics cached, see `vitgan_tf.metrics.reference_statistics`).
+    images (statistics cached, see `vitgan_tf.metrics.reference_statistics`),
+    with `extractor` (default: one `InceptionFeatureExtractor` for both).
     """
     from vitgan_tf.metrics.callback import FIDCallback  # noqa: PLC0415 (imports the metrics only when used)
     from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
@@ -526,18 +591,24 @@ def evaluation_callbacks(config, start_step, timer=None):
     every, final = train_cfg["eval_every"], train_cfg["final_eval_samples"]
     every = every if every and steps // every > start_step // every else 0  # a step left to score
     final = final if steps > start_step else 0
-    if not every and not final:
+    minutes = train_cfg.get("eval_every_minutes") if steps > start_step and timer is not None else None
+    if not every and not final and not minutes:
         return []  # nothing to evaluate: no Inception network to load
-    extractor = InceptionFeatureExtractor()  # one network for both callbacks
+    extractor = extractor or InceptionFeatureExtractor()  # one network for both callbacks
     common = dict(dataset=config["data"]["source"], split="train", extractor=extractor,
                   real_samples=train_cfg["eval_real_samples"], seed=config["seed"])
     out = []
-    if every:
+    if every or minutes:
         samples = train_cfg["eval_samples"]
-        out.append(FIDCallback(every_n_steps=every, num_samples=samples, kid_samples=samples,
-                               **common))
+        schedule = None
+        if minutes:
+            schedule = callbacks_lib.TrainTimeSchedule(
+                timer, minutes, min(train_cfg["log_every"], steps), offset_seconds=offset_seconds)
+        out.append(FIDCallback(every_n_steps=every or steps + 1, num_samples=samples,
+                               kid_samples=samples, final_trigger=schedule, **common))
     if final:
-        kid = min(train_cfg["eval_samples"], final) if train_cfg["eval_every"] else 0
+        curve = train_cfg["eval_every"] or train_cfg.get("eval_every_minutes")
+        kid = min(train_cfg["eval_samples"], final) if curve else 0
         trigger = (lambda: timer.exhausted) if timer is not None else None
         out.append(FIDCallback(every_n_steps=steps, num_samples=final, kid_samples=kid,
                                final_trigger=trigger, **common))
