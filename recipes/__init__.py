@@ -5,7 +5,7 @@ Run one with `python -m recipes.train RECIPE`; see recipes/train.py.
 
 import importlib
 
-RECIPES = ("fashion_mnist", "cifar10", "celeba64", "lsun_bedroom64", "tiny")
+RECIPES = ("fashion_mnist", "cifar10", "cifar10_hybrid", "celeba64", "lsun_bedroom64", "tiny")
 
 
 def get_config(name):

@@ -25,8 +25,38 @@ class RecipesTest(TestCase):
         config = run.merge(run.base_config(), get_config("cifar10"))
         self.assertEqual(config["gan"]["bcr_real"], 10.0)
         self.assertEqual(config["gan"]["augment_p"], 0.8)
-        self.assertEqual(config["optimizer"], {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99})
+        self.assertEqual(config["optimizer"], {"g_lr": 2e-3, "d_lr": 2e-3, "beta_1": 0.0, "beta_2": 0.99,
+                                               "warmup_steps": 0})
         self.assertEqual(config["data"]["batch_size"], 128)
+
+    def test_hybrid_recipe_values(self):
+        """The authors' README command and gin files (recipes/cifar10_hybrid.py)."""
+        config = run.merge(run.base_config(), get_config("cifar10_hybrid"))
+        self.assertEqual(config["model"]["discriminator"],
+                         {"architecture": "stylegan2", "width_multiplier": 1.0})
+        gan = config["gan"]
+        self.assertEqual((gan["bcr_real"], gan["bcr_fake"], gan["r1_gamma"]), (1.0, 1.0, 0.1))
+        self.assertEqual(gan["augment_p"], {"color": 0.8, "translation": 0.8, "flip": 0.45,
+                                            "cutout": 0.3})
+        self.assertAlmostEqual(gan["ema_decay"], 0.99995564, places=8)  # half-life 1M images
+        self.assertEqual(config["optimizer"], {"g_lr": 1e-3, "d_lr": 1e-3, "beta_1": 0.0,
+                                               "beta_2": 0.99, "warmup_steps": 3000})
+        self.assertEqual(config["data"]["batch_size"], 64)
+
+    def test_hybrid_recipe_trains(self):
+        """`recipes.train cifar10_hybrid`, shrunk to the tiny preset on synthetic data."""
+        out = os.path.join(self.get_temp_dir(), "hybrid")
+        self.assertEqual(cli.main([
+            "cifar10_hybrid", "--steps", "2", "--batch-size", "8", "--out", out,
+            "--set", "model.preset=tiny", "--set", "data.source=synthetic",
+            "--set", "model.discriminator.width_multiplier=0.03125",
+            "--set", "train.log_every=2", "--set", "train.precision=float32",
+            "--set", "train.jit_compile=false"]), 0)
+        records = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+        self.assertEqual(records[-1]["step"], 2)
+        self.assertGreater(records[-1]["bcr"], 0.0)
+        saved = json.load(open(os.path.join(out, "config.json")))
+        self.assertEqual(saved["model"]["discriminator"]["architecture"], "stylegan2")
 
     def test_cli_overrides_and_dry_run(self):
         args = cli.parse_args(["tiny", "--steps", "6", "--batch-size", "4",
