@@ -28,8 +28,9 @@ It prints a table and writes OUT/gpu_check.json:
 - a timed run of the paper-size model (the cifar10 architecture at 1
   channel, batch 128, Adam(2e-3, 0, 0.99)) on Fashion-MNIST padded to
   32x32, for the full recipe (L2 attention + ISN, with the fashion_mnist
-  recipe's bCR 1, DiffAugment p = 0.3 and EMA) and for plain SN, each for
-  `--run-minutes` of training (default 2.5, so that the whole check, with its
+  recipe's bCR 1, DiffAugment p = 0.3 and EMA), for plain SN, and for the
+  authors' hybrid (the StyleGAN2 discriminator at full width), each for
+  `--run-minutes` of training (default 1.5, so that the whole check, with its
   XLA compilations, stays near 8 minutes; an estimate until a GPU runs it): steps, images/s, the last losses,
   and 2000 EMA-generator samples in OUT/samples_{variant}.npz (uint8) for
   `--kid` (2000 samples against 10000 real training images, cached).
@@ -49,16 +50,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:  # a bare checkout on the GPU machine: nothing pip-installed
     sys.path.insert(0, REPO)
 
-VARIANTS = {"full": "isn", "plain_sn": "sn"}
+# The timed runs: name -> the discriminator (the paper's ViT D with ISN or plain SN, or the
+# authors' hybrid: the StyleGAN2 D, narrowed by `width` in --tiny).
+TIMED_RUNS = {"full": {"architecture": "vit", "spectral_norm": "isn"},
+              "plain_sn": {"architecture": "vit", "spectral_norm": "sn"},
+              "hybrid": {"architecture": "stylegan2"}}
 SIZES = {
     # preset of the speed checks, its batch and timed steps, G inference batches, the
     # timed run's preset overrides, batch, minutes and samples
     "gpu": {"preset": "cifar10", "batch": 64, "steps": 20, "inference": (64, 512),
             "run_model": {"preset": "cifar10", "channels": 1}, "run_batch": 128,
-            "run_images": None, "run_minutes": 2.5, "samples": 2000, "repeats": 10},
+            "run_images": None, "run_minutes": 1.5, "samples": 2000, "repeats": 10,
+            "hybrid_width": 1.0},
     "tiny": {"preset": "tiny", "batch": 8, "steps": 3, "inference": (8, 32),
              "run_model": {"preset": "tiny", "image_size": 32, "channels": 1}, "run_batch": 16,
-             "run_images": 512, "run_minutes": 0.1, "samples": 64, "repeats": 3},
+             "run_images": 512, "run_minutes": 0.1, "samples": 64, "repeats": 3,
+             "hybrid_width": 1 / 32},
 }
 REAL_SAMPLES = 10000
 FASHION_MNIST_PAD = 2  # 28 -> 32, background -1 (as vitgan_tf.data)
@@ -110,20 +117,24 @@ class StepTimer(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def build_gan(model, spectral_norm="isn", gan_kwargs=None):
-    """A compiled (XLA) ViTGAN of preset `model["preset"]` with overrides, the paper's D."""
+def build_gan(model, discriminator=None, gan_kwargs=None, width=1.0):
+    """A compiled (XLA) ViTGAN of preset `model["preset"]` with overrides; D from a
+    `TIMED_RUNS` entry (default the paper's: L2 attention, ISN)."""
     from recipes import get_config  # noqa: PLC0415
     from vitgan_tf import ViTGAN  # noqa: PLC0415
-    from vitgan_tf.models import Discriminator, Generator  # noqa: PLC0415
+    from vitgan_tf.models import Discriminator, Generator, StyleGAN2Discriminator  # noqa: PLC0415
 
     keras.utils.set_random_seed(0)
     model = dict(model)
     preset = model.pop("preset")
+    spec = dict(discriminator or TIMED_RUNS["full"])
     gan_kwargs = gan_kwargs if gan_kwargs is not None else get_config("fashion_mnist")["gan"]
-    gan = ViTGAN(Generator.from_preset(preset, **model),
-                 Discriminator.from_preset(preset, attention="l2", spectral_norm=spectral_norm,
-                                           **model),
-                 seed=0, **gan_kwargs)
+    if spec.pop("architecture") == "stylegan2":
+        shape = {k: v for k, v in model.items() if k in ("image_size", "channels")}
+        disc = StyleGAN2Discriminator.from_preset(preset, width_multiplier=width, **shape)
+    else:
+        disc = Discriminator.from_preset(preset, attention="l2", **spec, **model)
+    gan = ViTGAN(Generator.from_preset(preset, **model), disc, seed=0, **gan_kwargs)
     gan.compile(jit_compile=True)
     return gan
 
@@ -188,7 +199,7 @@ def timed_run(size, variant, images, minutes, out):
     """Trains one variant for `minutes`; writes its samples; returns its record."""
     from vitgan_tf.images import to_uint8  # noqa: PLC0415
 
-    gan = build_gan(size["run_model"], VARIANTS[variant])
+    gan = build_gan(size["run_model"], TIMED_RUNS[variant], width=size["hybrid_width"])
     batch = size["run_batch"]
     timer = StepTimer(seconds=minutes * 60.0)
     epochs = 10**6 // max(1, len(images) // batch)
@@ -203,7 +214,7 @@ def timed_run(size, variant, images, minutes, out):
     path = os.path.join(out, f"samples_{variant}.npz")
     np.savez_compressed(path, images=np.concatenate(samples))
     last = timer.logs[-1]
-    return {"variant": variant, "spectral_norm": VARIANTS[variant], "batch": batch,
+    return {"variant": variant, "discriminator": TIMED_RUNS[variant], "batch": batch,
             "steps": steps, "train_seconds": round(train_seconds, 1),
             "compile_seconds": round(timer.times[0], 2),
             "images_per_second": round(batch * (steps - 1) / max(sum(timer.times[1:]), 1e-9), 1),
@@ -255,7 +266,7 @@ def check(args):
     result["inception"] = {"run": False, "why": "weights (95 MB) exceed the 64 MiB carried; "
                                                 "FID code needs TensorFlow: see --kid"}
     result["timed_runs"] = []
-    for variant in VARIANTS:
+    for variant in TIMED_RUNS:
         result["timed_runs"].append(timed_run(size, variant, images, minutes, args.out))
         print(f"timed run {variant}: {result['timed_runs'][-1]}", flush=True)
     result["wall_seconds"] = round(time.perf_counter() - start, 1)

@@ -1,6 +1,6 @@
 """ViTGAN ablation: which of the paper's tricks make the ViT discriminator train.
 
-    python -m recipes.ablation --out runs/ablation                  # 5 variants x 3 seeds x 20 min
+    python -m recipes.ablation --out runs/ablation                  # 6 variants x 3 seeds x 20 min
     python -m recipes.ablation --minutes 5 --variants full,no_bcr --seeds 0 --out runs/ablation_5min
     python -m recipes.ablation --out runs/ablation --resume         # finish an interrupted ablation
     python -m recipes.ablation --out runs/ablation --resume --seeds 0,1,2,3  # add a seed later
@@ -23,6 +23,7 @@ Variants:
     plain_sn        D with plain spectral normalisation (sigma = 1) instead of ISN
     no_bcr          bCR off (lambda_real = lambda_fake = 0)
     no_diffaugment  DiffAugment off (empty policy)
+    hybrid          the authors' pairing: the StyleGAN2 discriminator (width x0.25)
 
 Metrics, all of the EMA generator against real-train Inception features
 (the 2015 Inception, SPEC.md; reference statistics computed once, cached
@@ -66,8 +67,8 @@ Hardware: 2 CPU cores. Wall time, measured with the defaults on a quiet
 machine: Inception runs at ~21 images/s (10k reference images took 8 min;
 they are cached after the first run), so a run takes 20 min training +
 3 x ~1 min (curve) + ~1.7 min (final, 2000 images) + ~1 min (start, tracing,
-Lipschitz estimates) ~= 26 min: about 2.3 hours per seed of the five
-variants, 6.5 hours for the default three seeds.
+Lipschitz estimates) ~= 26 min: about 2.6 hours per seed of the six
+variants, 7.8 hours for the default three seeds (in pieces: `--resume`).
 `--eval-every-minutes 10` saves ~2 min per run. With `--minutes 5` (one
 evaluation, at the end) a run took 6.6-7.1 min of wall time on an AMD EPYC
 Zen 5: 15 runs in about 1.7 hours.
@@ -116,6 +117,9 @@ VARIANTS = {
     "no_bcr": ("no bCR (lambda_real = lambda_fake = 0)",
                {"gan": {"bcr_real": 0.0, "bcr_fake": 0.0}}),
     "no_diffaugment": ("no DiffAugment (empty policy)", {"gan": {"augment_policy": ""}}),
+    "hybrid": ("the authors' hybrid: StyleGAN2 D (width x0.25) instead of the ViT D",
+               {"model": {"discriminator": {"architecture": "stylegan2",
+                                            "width_multiplier": 0.25}}}),
 }
 
 DEFAULTS = {"minutes": 20.0, "eval_every_minutes": 5.0, "kid_samples": MIN_KID_SAMPLES,

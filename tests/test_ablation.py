@@ -17,7 +17,7 @@ from recipes import ablation
 from tests.test_case import TestCase
 from vitgan_tf import layers
 from vitgan_tf.training import augment, run
-from vitgan_tf.training.callbacks import TrainTimeBudget
+from vitgan_tf.training.callbacks import TrainTimeBudget, TrainTimeSchedule
 
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 OTHER_CPU = "Other CPU (family 1, model 1, avx512_bf16 no)"
@@ -148,6 +148,14 @@ class VariantSwitchTest(TestCase):
         self.assertNotEqual(gan.augment_policy, "")
         self.assertNotIn("bcr_real", gan.sample_randomness(2))
 
+    def test_hybrid_has_the_stylegan2_discriminator(self):
+        from vitgan_tf.models import StyleGAN2Discriminator
+
+        gan = self.build("hybrid")
+        self.assertIsInstance(gan.discriminator, StyleGAN2Discriminator)
+        self.assertEqual(gan.discriminator.width_multiplier, 0.25)
+        self.assertEqual((gan.bcr_real, gan.bcr_fake), (1.0, 1.0))  # the rest is the recipe's
+
     def test_no_diffaugment_has_an_empty_policy(self):
         gan = self.build("no_diffaugment")
         self.assertEqual(gan.augment_policy, "")
@@ -202,6 +210,49 @@ class TrainTimeBudgetTest(TestCase):
         for bad in (0, -1.0, "10"):
             with self.assertRaisesRegex(ValueError, f"seconds={bad!r}"):
                 TrainTimeBudget(bad)
+
+
+class TrainTimeScheduleTest(TestCase):
+    def fire_steps(self, schedule, budget, clock, durations):
+        """The timer's step counts at which `schedule` fires (batch ends, in order)."""
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        budget.set_model(model)
+        fired = []
+        for batch, duration in enumerate(durations):
+            budget.on_train_batch_begin(batch)
+            clock.now += duration
+            budget.on_train_batch_end(batch)
+            if schedule():
+                fired.append(budget.steps)
+            if getattr(model, "stop_training", False):
+                break
+        return fired
+
+    def test_fires_once_per_mark_at_a_logging_boundary(self):
+        clock = FakeClock()
+        budget = TrainTimeBudget(None, clock=clock)
+        schedule = TrainTimeSchedule(budget, 1.0, every_n_steps=2)  # every 60 s
+        # 25 s steps: 60 s passed at step 3 -> fires at step 4 (boundary); 120 s at step
+        # 5 -> step 6; a 100 s step passes two marks (180, 240) -> fires once.
+        fired = self.fire_steps(schedule, budget, clock, [25.0] * 6 + [100.0, 5.0, 1.0, 1.0])
+        self.assertEqual(fired, [4, 6, 8])
+
+    def test_at_end_and_resume_offset(self):
+        clock = FakeClock()
+        budget = TrainTimeBudget(100.0, clock=clock)
+        schedule = TrainTimeSchedule(budget, 1.0, every_n_steps=1, at_end=True)
+        self.assertEqual(self.fire_steps(schedule, budget, clock, [30.0] * 10), [2, 4])
+        # A resumed run 50 s in: the next mark is 60 s, 10 s of this process's time.
+        clock, budget = FakeClock(), TrainTimeBudget(None, clock=clock)
+        schedule = TrainTimeSchedule(budget, 1.0, every_n_steps=1, offset_seconds=50.0)
+        self.assertEqual(self.fire_steps(schedule, budget, clock, [6.0] * 12), [2, 12])
+
+    def test_bad_arguments(self):
+        for bad in (0, -1.0, "1", True):
+            with self.assertRaisesRegex(ValueError, "minutes"):
+                TrainTimeSchedule(TrainTimeBudget(), bad, 1)
+        with self.assertRaisesRegex(ValueError, "every_n_steps"):
+            TrainTimeSchedule(TrainTimeBudget(), 1.0, 0)
 
 
 def require_fashion_mnist(test):

@@ -42,7 +42,7 @@ def test_tiny_check_then_kid(tmp_path):
         assert r["losses_finite"] and r["timed_steps"] == 3 and r["images_per_second"] > 0, r
     assert set(result["inference"]) == {"8", "32"}
     assert all(r["images_per_second"] > 0 for r in result["inference"].values())
-    assert [r["variant"] for r in result["timed_runs"]] == ["full", "plain_sn"]
+    assert [r["variant"] for r in result["timed_runs"]] == ["full", "plain_sn", "hybrid"]
     for r in result["timed_runs"]:
         assert r["losses_finite"] and r["steps"] >= 2, r
         with np.load(out / r["samples"]) as archive:
