@@ -97,7 +97,6 @@ D_PLOT = "d_vs_time.png"
 KID_PLOT = "kid_by_variant.png"
 DEFAULT_SEEDS = "0,1,2"
 NUM_GRID_SAMPLES = 64
-LIPSCHITZ_BATCH = 16
 LIPSCHITZ_DATA_SEED = 0  # the Lipschitz batch is the same for every run, whatever its seed
 MIN_KID_SAMPLES = 2000
 # train.steps is only an upper bound: the time budget stops training.
@@ -323,10 +322,12 @@ def image_shape(config):
     return shape["image_size"], shape["channels"]
 
 
-def real_batch(config, count=LIPSCHITZ_BATCH, seed=LIPSCHITZ_DATA_SEED):
+def real_batch(config, count=None, seed=LIPSCHITZ_DATA_SEED):
     """The first `count` training images of the config's data (float32 in [-1, 1])."""
     from vitgan_tf import data as data_lib  # noqa: PLC0415
+    from vitgan_tf.training.run import LIPSCHITZ_BATCH  # noqa: PLC0415
 
+    count = LIPSCHITZ_BATCH if count is None else count
     size, channels = image_shape(config)
     dataset = data_lib.make_dataset(config["data"]["source"], size, channels, count, seed=seed)
     return next(iter(dataset)).numpy()
@@ -437,8 +438,8 @@ def run_dir_of(out, variant, seed):
     return os.path.join(out, "runs", variant, f"seed{seed}")
 
 
-def samples_name(variant, seed):
-    """`samples_{variant}_seed{seed}.png`."""
+def grid_name(variant, seed):
+    """`samples_{variant}_seed{seed}.png`: one run's grid in the ablation folder."""
     return f"samples_{variant}_seed{seed}.png"
 
 
@@ -461,7 +462,7 @@ def run_variant(key, config, settings, real, extractor, lipschitz_images, out, r
     from vitgan_tf.training import callbacks, run  # noqa: PLC0415
 
     start = time.perf_counter()
-    grid_name = samples_name(record["variant"], config["seed"])
+    grid_file = grid_name(record["variant"], config["seed"])
     run_dir = run_dir_of(out, record["variant"], config["seed"])
     if os.path.isdir(run_dir):  # an unfinished or replaced attempt: start from scratch
         shutil.rmtree(run_dir)
@@ -491,7 +492,7 @@ def run_variant(key, config, settings, real, extractor, lipschitz_images, out, r
              "final": True}
     record["curve"].append(final)
     samples = next(generator_batches(gan.ema_generator, NUM_GRID_SAMPLES, NUM_GRID_SAMPLES, seed))
-    save_grid(samples, os.path.join(out, grid_name))
+    save_grid(samples, os.path.join(out, grid_file))
     record.update({
         "status": "done", **point, "steps": step, "budget_minutes": settings["minutes"],
         "train_seconds": round(budget.elapsed, 3), "budget_seconds": settings["minutes"] * 60.0,
@@ -500,7 +501,7 @@ def run_variant(key, config, settings, real, extractor, lipschitz_images, out, r
         "wall_seconds": round(time.perf_counter() - start, 1),
         "final": final, "final_d_loss": record["losses"][-1].get("d_loss") if record["losses"] else None,
         "final_logit_gap": logit_gap(record["losses"]),
-        "final_lipschitz": record["lipschitz"][-1]["lipschitz"], "samples": grid_name,
+        "final_lipschitz": record["lipschitz"][-1]["lipschitz"], "samples": grid_file,
     })
     print(f"[{key}] done: {step} steps in {budget.elapsed / 60:.2f} train min, KIDx1000 "
           f"{final['kid_x1000']:.2f} +- {final['kid_std_x1000']:.2f}, FID{final['fid_samples']} "

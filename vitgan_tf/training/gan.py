@@ -1,5 +1,6 @@
 """`ViTGAN`: generator, discriminator and EMA generator trained by `model.fit`."""
 
+import contextlib
 import warnings
 
 import keras
@@ -165,6 +166,7 @@ class ViTGAN(keras.Model):
         self.train_steps = keras.Variable(0, dtype="int64", trainable=False, name="train_steps",
                                           aggregation="only_first_replica")
         self.trackers = [keras.metrics.Mean(name=name) for name in TRACKER_NAMES]
+        self.multi_worker = False  # set by `compile` under MultiWorkerMirroredStrategy
         self.built = True
 
     # === Properties ===
@@ -243,7 +245,7 @@ class ViTGAN(keras.Model):
         # train_step returns shape-[1] values (reduced to scalars by Keras).
         self.multi_worker = tf is not None and isinstance(
             strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        with strategy.scope() if tf is not None and tf.distribute.has_strategy() else _null():
+        with strategy.scope() if tf is not None and tf.distribute.has_strategy() else contextlib.nullcontext():
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
         if self.replica_jit:
@@ -431,7 +433,7 @@ class ViTGAN(keras.Model):
             stats = tf.distribute.get_replica_context().all_reduce("mean", stats)
         for tracker, value in zip(self.trackers, ops.unstack(stats)):
             tracker.update_state(value)
-        if getattr(self, "multi_worker", False):
+        if self.multi_worker:
             return {m.name: ops.reshape(m.result(), (1,)) for m in self.metrics}
         return {m.name: m.result() for m in self.metrics}
 
@@ -635,10 +637,3 @@ class _OptimizerPair:
             raise AttributeError(name)
         return getattr(self.d_optimizer, name)
 
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args):
-        return False
