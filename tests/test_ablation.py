@@ -243,7 +243,8 @@ class TrainTimeScheduleTest(TestCase):
         schedule = TrainTimeSchedule(budget, 1.0, every_n_steps=1, at_end=True)
         self.assertEqual(self.fire_steps(schedule, budget, clock, [30.0] * 10), [2, 4])
         # A resumed run 50 s in: the next mark is 60 s, 10 s of this process's time.
-        clock, budget = FakeClock(), TrainTimeBudget(None, clock=clock)
+        clock = FakeClock()
+        budget = TrainTimeBudget(None, clock=clock)
         schedule = TrainTimeSchedule(budget, 1.0, every_n_steps=1, offset_seconds=50.0)
         self.assertEqual(self.fire_steps(schedule, budget, clock, [6.0] * 12), [2, 12])
 
