@@ -179,8 +179,7 @@ def _check_type(path, value, default):
     leaf = path.rsplit(".", 1)[-1]
     if default is None or (value is None and path in NULLABLE_KEYS):
         return
-    extra = EXTRA_TYPES.get(leaf, ())
-    if extra and isinstance(value, extra) and not (isinstance(value, bool) and bool not in extra):
+    if isinstance(value, EXTRA_TYPES.get(leaf, ())):  # e.g. a dict of per-op probabilities
         return
     if isinstance(default, bool):
         ok = isinstance(value, bool)
@@ -189,7 +188,7 @@ def _check_type(path, value, default):
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     else:
-        ok = isinstance(value, (type(default),) + EXTRA_TYPES.get(leaf, ()))
+        ok = isinstance(value, type(default))
     if not ok:
         raise ValueError(f"Config key {path!r} expects a {_type_name(default)} (like its default "
                          f"{default!r}). Received: {value!r} ({_type_name(value)})")
