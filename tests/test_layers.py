@@ -721,7 +721,7 @@ EXPORTED_CLASSES = sorted(
 
 @pytest.mark.parametrize("cls", EXPORTED_CLASSES, ids=lambda c: c.__name__)
 def test_registered_under_package(cls):
-    # Every class exported by vitgan_tf.layers (13 layers) and the patch initializer;
+    # Every class exported by vitgan_tf.layers (18 layers) and the patch initializer;
     # tests/test_layer_contract.py runs the full layer contract on each.
     name = keras.saving.get_registered_name(cls)
     assert name == f"vitgan_tf>{cls.__name__}", name
@@ -733,7 +733,7 @@ def test_registered_under_package(cls):
 
 
 def test_every_exported_class_is_checked():
-    assert len(EXPORTED_CLASSES) == 15, [c.__name__ for c in EXPORTED_CLASSES]
+    assert len(EXPORTED_CLASSES) == 19, [c.__name__ for c in EXPORTED_CLASSES]
 
 
 _MINIMAL_ARGS = {
@@ -748,6 +748,9 @@ _MINIMAL_ARGS = {
     layers.MappingNetwork: dict(units=2),
     layers.OverlappingPatchEmbedding: dict(patch_size=2, hidden_dim=2),
     layers.ImprovedSpectralNormalization: dict(layer=keras.layers.Dense(2)),
+    layers.Blur: dict(pad=(1, 1)),
+    layers.EqualizedConv2D: dict(filters=2, kernel_size=3),
+    layers.StyleGAN2ResidualBlock: dict(filters=2),
 }
 
 
