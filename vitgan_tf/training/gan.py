@@ -1,20 +1,24 @@
 """`ViTGAN`: generator, discriminator and EMA generator trained by `model.fit`."""
 
-import contextlib
 import warnings
 
 import keras
 from keras import ops
 
-if keras.backend.backend() == "tensorflow":
-    import tensorflow as tf
-else:  # the JAX train step needs no TensorFlow
-    tf = None
-
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.training import augment, losses
+
+# One train step per backend, as Keras picks its Trainer (keras/src/models/model.py).
+if keras.backend.backend() == "jax":
+    from vitgan_tf.training.jax_step import JAXStep as BackendStep
+elif keras.backend.backend() == "tensorflow":
+    from vitgan_tf.training.tf_step import TensorFlowStep as BackendStep
+else:
+
+    class BackendStep:
+        """No train step: `ViTGAN.compile` refuses on this backend."""
 
 TRACKER_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "bcr")
 
@@ -25,7 +29,7 @@ def default_optimizer(learning_rate=2e-3, beta_1=0.0, beta_2=0.99, name=None):
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
-class ViTGAN(keras.Model):
+class ViTGAN(BackendStep, keras.Model):
     """ViTGAN training wrapper: D step, G step and EMA of G in one `train_step`.
 
     One `fit` iteration on a batch of real images `x` (float32 NHWC in
@@ -215,61 +219,27 @@ class ViTGAN(keras.Model):
                     f"ViTGAN.compile takes g_optimizer/d_optimizer and computes its own "
                     f"losses; received {key}={kwargs[key]!r}"
                 )
+        keras_jit_compile = self._keras_jit_compile(jit_compile)
         g_optimizer = g_optimizer or default_optimizer(name="g_adam")
         d_optimizer = d_optimizer or default_optimizer(name="d_adam")
         if keras.mixed_precision.global_policy().name == "mixed_float16":
-            if backend == "jax":
-                raise ValueError("The JAX train step does not support mixed_float16 (loss "
-                                 "scaling); use mixed_bfloat16 or float32.")
             if not isinstance(g_optimizer, keras.optimizers.LossScaleOptimizer):
                 g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer, name="g_loss_scale")
             if not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer):
                 d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer, name="d_loss_scale")
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
-        strategy = tf.distribute.get_strategy() if tf is not None else None
-        self.distributed = tf is not None and tf.distribute.has_strategy() and not isinstance(
-            strategy, tf.distribute.OneDeviceStrategy
-        )
-        self.replica_jit = bool(jit_compile is True and self.distributed)
         # `optimizer=d_optimizer` gives Keras callbacks an `iterations` counter
         # (= train steps); Keras never updates it itself since we own train_step.
         super().compile(
             optimizer=d_optimizer,
-            jit_compile=False if self.replica_jit else jit_compile,
+            jit_compile=keras_jit_compile,
             auto_scale_loss=False,
             **kwargs,
         )
-        # Keras reduces train_step outputs with strategy.reduce(MEAN, axis=0)
-        # under MultiWorkerMirroredStrategy, which fails on scalars: there
-        # train_step returns shape-[1] values (reduced to scalars by Keras).
-        self.multi_worker = tf is not None and isinstance(
-            strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        with strategy.scope() if tf is not None and tf.distribute.has_strategy() else contextlib.nullcontext():
-            self.d_optimizer.build(self.discriminator.trainable_variables)
-            self.g_optimizer.build(self.generator.trainable_variables)
-        if self.replica_jit:
-            self._d_grad_fn = tf.function(self._discriminator_gradients, jit_compile=True)
-            self._g_grad_fn = tf.function(self._generator_gradients, jit_compile=True)
-        else:
-            self._d_grad_fn = self._discriminator_gradients
-            self._g_grad_fn = self._generator_gradients
-        if backend == "jax":
-            # Keras' JAX trainer carries `model.optimizer.variables` in its state: give it
-            # both optimizers' variables.
-            self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
+        self._compile_step()
 
     # === Randomness ===
-
-    def _replica_slice(self, local_batch):
-        """(start, num_replicas) of this replica's slice of the global batch."""
-        if tf is None:  # JAX: the step is written for the global batch
-            return 0, 1
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return 0, 1
-        replica = context.replica_id_in_sync_group
-        return replica * local_batch, context.num_replicas_in_sync
 
     def sample_randomness(self, local_batch):
         """Latents and augmentation parameters of this replica's batch slice.
@@ -299,7 +269,7 @@ class ViTGAN(keras.Model):
             draws["bcr_fake"] = params(self.bcr_policy, 1.0)
         return draws
 
-    # === Gradients ===
+    # === Losses ===
 
     def _discriminator_inputs(self, real, fake, draws):
         """D's one batch: A(x), A(G(z)) and, with bCR, T(A(x)), T(A(G(z))); `[k * B, H, W, C]`."""
@@ -327,54 +297,7 @@ class ViTGAN(keras.Model):
         d_loss = adversarial + bcr + r1
         return d_loss, (d_loss, ops.mean(real_logits), ops.mean(fake_logits), bcr)
 
-    def _discriminator_gradients(self, real, draws, num_replicas):
-        """D loss terms, D gradients and the new ISN vectors (not assigned); TensorFlow."""
-        disc = self.discriminator
-        fake = ops.stop_gradient(self.generator(draws["z_d"], training=True))
-        inputs = self._discriminator_inputs(real, fake, draws)
-        batch = ops.shape(real)[0]
-        with keras.StatelessScope() as scope, tf.GradientTape() as tape:
-            with tf.GradientTape(watch_accessed_variables=False) as input_tape:
-                input_tape.watch(inputs)
-                logits = ops.cast(disc(inputs, training=True), "float32")  # [k * B, 1]
-                real_sum = ops.sum(logits[:batch])  # for R1, recorded by input_tape
-            real_input_grads = None
-            if self.r1_gamma > 0:
-                real_input_grads = input_tape.gradient(real_sum, inputs)[:batch]
-            d_loss, stats = self._discriminator_loss(logits, batch, real_input_grads)
-            scaled = self.d_optimizer.scale_loss(d_loss / num_replicas)
-        grads = tape.gradient(scaled, disc.trainable_variables)
-        updates = [scope.get_current_value(v) for v in disc.non_trainable_variables]
-        return grads, updates, stats
-
-    def _generator_gradients(self, draws, num_replicas):
-        """G loss and G gradients; TensorFlow."""
-        with tf.GradientTape() as tape:
-            fake = self.generator(draws["z_g"], training=True)
-            logits = self.discriminator(augment.apply_params(fake, draws["aug_g"]), training=False)
-            g_loss = losses.nonsaturating_generator_loss(logits)
-            scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
-        grads = tape.gradient(scaled, self.generator.trainable_variables)
-        return grads, g_loss
-
-    def compute_gradients(self, real):
-        """(D gradients, G gradients) of one step on `real`, no update (for tests)."""
-        draws = self.sample_randomness(ops.shape(real)[0])
-        d_grads, _, _ = self._discriminator_gradients(real, draws, 1)
-        g_grads, _ = self._generator_gradients(draws, 1)
-        return d_grads, g_grads
-
-    # === Train step ===
-
-    def train_step(self, *args):
-        """One D step, G step and EMA update on a batch (see the class docstring).
-
-        TensorFlow: `train_step(data)` -> logs. JAX: `train_step(state, data)`
-        -> (logs, state), stateless, as Keras' JAX trainer calls it.
-        """
-        if keras.backend.backend() == "jax":
-            return self._jax_train_step(*args)
-        return self._tf_train_step(*args)
+    # === Train step (the backend steps: tf_step.py, jax_step.py) ===
 
     def apply_step(self, real, draws):
         """One train step on `real` with given randomness; updates the weights.
@@ -387,15 +310,7 @@ class ViTGAN(keras.Model):
         Returns:
             dict of floats: `d_loss`, `g_loss`, `d_real`, `d_fake`, `bcr`.
         """
-        real = ops.cast(real, "float32")
-        if keras.backend.backend() == "jax":
-            variables = self._jax_step_variables()
-            values, stats = self._jax_apply(
-                {id(v): v.value for v in variables}, real, draws)
-            for variable in variables:
-                variable.assign(values[id(variable)])
-        else:
-            stats = self._tf_apply(real, draws, 1)
+        stats = self._apply(ops.cast(real, "float32"), draws)
         return {name: float(ops.convert_to_numpy(value))
                 for name, value in zip(TRACKER_NAMES, stats)}
 
@@ -407,35 +322,6 @@ class ViTGAN(keras.Model):
         if real.shape[0] is None:
             raise ValueError("ViTGAN needs a static batch size; batch with drop_remainder=True.")
         return real, real.shape[0]
-
-    def _tf_apply(self, real, draws, num_replicas):
-        """The TensorFlow step's updates; returns (d_loss, g_loss, d_real, d_fake, bcr)."""
-        d_grads, updates, (d_loss, d_real, d_fake, bcr) = self._d_grad_fn(
-            real, draws, num_replicas
-        )
-        for variable, value in zip(self.discriminator.non_trainable_variables, updates):
-            if value is not None:
-                variable.assign(value)
-        self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
-
-        g_grads, g_loss = self._g_grad_fn(draws, num_replicas)
-        self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
-        self.update_ema()
-        self.train_steps.assign_add(1)
-        return d_loss, g_loss, d_real, d_fake, bcr
-
-    def _tf_train_step(self, data):
-        real, local_batch = self._real_batch(data)
-        _, num_replicas = self._replica_slice(local_batch)
-        draws = self.sample_randomness(local_batch)
-        stats = ops.stack(self._tf_apply(real, draws, num_replicas))
-        if num_replicas > 1:
-            stats = tf.distribute.get_replica_context().all_reduce("mean", stats)
-        for tracker, value in zip(self.trackers, ops.unstack(stats)):
-            tracker.update_state(value)
-        if self.multi_worker:
-            return {m.name: ops.reshape(m.result(), (1,)) for m in self.metrics}
-        return {m.name: m.result() for m in self.metrics}
 
     def _ema_decay(self, g_steps):
         """decay_t of the EMA after `g_steps` G updates."""
@@ -456,115 +342,6 @@ class ViTGAN(keras.Model):
         for ema, weight in zip(self.ema_generator.non_trainable_variables,
                                self.generator.non_trainable_variables):
             ema.assign(weight)
-
-    # === JAX train step ===
-
-    def _jax_step_variables(self):
-        """Every variable the JAX step reads or writes (model and both optimizers)."""
-        return (self.trainable_variables + self.non_trainable_variables
-                + self.d_optimizer.variables + self.g_optimizer.variables)
-
-    def _jax_train_step(self, state, data):
-        """The stateless step of Keras' JAX trainer: (logs, new state).
-
-        `state` is (trainable, non-trainable, optimizer, metrics variables'
-        values); `model.optimizer.variables` are both optimizers'.
-        """
-        trainable, non_trainable, optimizer_values, metric_values = state
-        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables)
-        values = {}
-        for variables, group_values in zip(groups, (trainable, non_trainable, optimizer_values)):
-            values.update((id(v), x) for v, x in zip(variables, group_values))
-        real, local_batch = self._real_batch(data)
-        seed_state = self.seed_generator.state
-        with keras.StatelessScope(state_mapping=[(seed_state, values[id(seed_state)])]) as scope:
-            draws = self.sample_randomness(local_batch)
-        values[id(seed_state)] = scope.get_current_value(seed_state)
-        values, stats = self._jax_apply(values, real, draws)
-
-        metric_values, logs, start = list(metric_values), {}, 0
-        for tracker, value in zip(self.trackers, stats):
-            end = start + len(tracker.variables)
-            metric_values[start:end] = tracker.stateless_update_state(metric_values[start:end], value)
-            logs[tracker.name] = tracker.stateless_result(metric_values[start:end])
-            start = end
-        new_state = tuple([values[id(v)] for v in variables] for variables in groups)
-        return logs, new_state + (metric_values,)
-
-    def _jax_apply(self, values, real, draws):
-        """The step as a function of variable values: ({id(variable): value}, stats).
-
-        The same maths as the TensorFlow step: one D call on the concatenated
-        batch (ISN's power iteration advances once), R1 through that call,
-        then G's step against the updated D with `training=False`, then EMA.
-        """
-        import jax  # noqa: PLC0415  (the JAX backend's own dependency)
-
-        values = dict(values)
-
-        def take(variables):
-            return [values[id(v)] for v in variables]
-
-        def put(variables, new_values):
-            values.update((id(v), x) for v, x in zip(variables, new_values))
-
-        gen, disc = self.generator, self.discriminator
-        g_vars = (gen.trainable_variables, gen.non_trainable_variables)
-        d_vars = (disc.trainable_variables, disc.non_trainable_variables)
-        batch = real.shape[0]
-
-        fake, g_non_trainable = gen.stateless_call(*map(take, g_vars), draws["z_d"], training=True)
-        put(g_vars[1], g_non_trainable)
-        inputs = self._discriminator_inputs(real, ops.stop_gradient(fake), draws)
-
-        def d_loss_fn(d_trainable):
-            def forward(x):
-                logits, non_trainable = disc.stateless_call(
-                    d_trainable, take(d_vars[1]), x, training=True)
-                return ops.cast(logits, "float32"), non_trainable
-
-            real_input_grads = None
-            if self.r1_gamma > 0:
-                logits, pullback, non_trainable = jax.vjp(forward, inputs, has_aux=True)
-                real_rows = ops.cast(ops.arange(logits.shape[0]) < batch, "float32")[:, None]
-                real_input_grads = pullback(ops.broadcast_to(real_rows, logits.shape))[0][:batch]
-            else:
-                logits, non_trainable = forward(inputs)
-            d_loss, stats = self._discriminator_loss(logits, batch, real_input_grads)
-            return d_loss, (stats, non_trainable)
-
-        d_grads, (stats, d_non_trainable) = jax.grad(d_loss_fn, has_aux=True)(take(d_vars[0]))
-        put(d_vars[1], d_non_trainable)
-        new_d, new_d_optimizer = self.d_optimizer.stateless_apply(
-            take(self.d_optimizer.variables), d_grads, take(d_vars[0]))
-        put(d_vars[0], new_d)
-        put(self.d_optimizer.variables, new_d_optimizer)
-
-        def g_loss_fn(g_trainable):
-            fake, non_trainable = gen.stateless_call(
-                g_trainable, take(g_vars[1]), draws["z_g"], training=True)
-            logits, _ = disc.stateless_call(
-                *map(take, d_vars), augment.apply_params(fake, draws["aug_g"]), training=False)
-            return losses.nonsaturating_generator_loss(logits), non_trainable
-
-        (g_loss, g_non_trainable), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
-            take(g_vars[0]))
-        put(g_vars[1], g_non_trainable)
-        new_g, new_g_optimizer = self.g_optimizer.stateless_apply(
-            take(self.g_optimizer.variables), g_grads, take(g_vars[0]))
-        put(g_vars[0], new_g)
-        put(self.g_optimizer.variables, new_g_optimizer)
-
-        if self.ema_decay is not None:
-            ema = self.ema_generator
-            decay = self._ema_decay(values[id(self.g_optimizer.iterations)])
-            put(ema.trainable_variables,
-                [w + ops.cast(decay, w.dtype) * (e - w)
-                 for e, w in zip(take(ema.trainable_variables), new_g)])
-            put(ema.non_trainable_variables, g_non_trainable)
-        values[id(self.train_steps)] = values[id(self.train_steps)] + 1
-        d_loss, d_real, d_fake, bcr = stats
-        return values, (d_loss, g_loss, d_real, d_fake, bcr)
 
     # === State ===
 
@@ -614,26 +391,3 @@ class ViTGAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
-
-
-class _OptimizerPair:
-    """`model.optimizer` for Keras' JAX trainer: D's optimizer with G's variables added.
-
-    The trainer carries `model.optimizer.variables` through its stateless
-    step and reads the rest (`iterations`, `built`, `learning_rate`) from
-    `model.optimizer`; those come from D's optimizer, as on TensorFlow.
-    """
-
-    def __init__(self, d_optimizer, g_optimizer):
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-
-    @property
-    def variables(self):
-        return self.d_optimizer.variables + self.g_optimizer.variables
-
-    def __getattr__(self, name):
-        if name in ("d_optimizer", "g_optimizer"):
-            raise AttributeError(name)
-        return getattr(self.d_optimizer, name)
-
