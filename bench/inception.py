@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import vitgan_tf  # noqa: E402,F401,I001  (first: TensorFlow's start-up notices stay quiet)
 import keras  # noqa: E402
 
 from peak import matmul_peak  # noqa: E402

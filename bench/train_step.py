@@ -41,6 +41,7 @@ TREE = os.environ.get("VITGAN_TF_BENCH_TREE") or REPO
 sys.path.insert(0, TREE)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/peak.py
 
+import vitgan_tf  # noqa: E402,F401,I001  (first: TensorFlow's start-up notices stay quiet)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -9,9 +9,17 @@ backend (TensorFlow, JAX; tested). `ViTGAN` (the fit model) trains on
 TensorFlow and JAX. The run driver, data, metrics and export use TensorFlow:
 they are imported here only when Keras runs on TensorFlow, so that the
 package imports where TensorFlow is absent.
+
+TensorFlow's native start-up notices (oneDNN, CUDA drivers, CPU features)
+are dropped when this package is what imports TensorFlow: set
+`VITGAN_TF_NATIVE_LOGS=1` to see them (`vitgan_tf.native_log`).
 """
 
-import keras
+from vitgan_tf.native_log import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+
+import keras  # noqa: E402  (after TensorFlow's quiet import)
 
 from vitgan_tf import layers
 from vitgan_tf import models
