@@ -26,7 +26,7 @@ Variants:
     hybrid          the authors' pairing: the StyleGAN2 discriminator (width x0.25)
 
 Metrics, all of the EMA generator against real-train Inception features
-(the 2015 Inception, SPEC.md; reference statistics computed once, cached
+(the 2015 Inception, docs/evaluation.md; reference statistics computed once, cached
 and shared by the runs):
 - at the end: KID x1000 (unbiased, +- TF-GAN's block std) on `--kid-samples`
   generated vs as many real images, and FID on `--fid-samples` generated

@@ -84,7 +84,7 @@ def _generated_uint8(generator_path, num_samples, batch_size, seed=0):
 
     Latents: numpy's default_rng(seed), standard normal, drawn batch by batch
     (`evaluation.generator_batches`); quantisation: round(clip((x + 1) * 127.5,
-    0, 255)), round half to even (SPEC.md's x_uint8), in numpy.
+    0, 255)), round half to even (docs/maths.md's x_uint8), in numpy.
     """
     gen = keras.saving.load_model(generator_path, safe_mode=True, compile=False)
     rng = np.random.default_rng(seed)

@@ -49,7 +49,7 @@ def test_features_equal_torchscript(extractor):
 
 
 def test_float_images_are_scored_as_their_uint8_pngs():
-    # SPEC.md's x_uint8: generated images are quantised as `images.to_uint8` saves them.
+    # docs/maths.md's x_uint8: generated images are quantised as `images.to_uint8` saves them.
     x = np.random.default_rng(2).uniform(-1.1, 1.1, (3, 8, 8, 1)).astype(np.float32)
     ours = inception.InceptionFeatureExtractor.to_uint8_range(x).numpy()
     np.testing.assert_array_equal(ours, to_uint8(x).astype(np.float32))

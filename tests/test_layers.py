@@ -1,4 +1,4 @@
-"""Core layers against independent numpy references of SPEC.md's formulas."""
+"""Core layers against independent numpy references of docs/maths.md's formulas."""
 
 import math
 
@@ -24,7 +24,7 @@ def np_softmax(x):
 
 
 def np_l2_attention(x, w_qk, b_qk, w_v, b_v, w_o, b_o, heads):
-    """SPEC: logits_ij = -||q_i - k_j||^2 / sqrt(d_h), q = k = X W_q, by explicit differences."""
+    """docs/maths.md 1.3: logits_ij = -||q_i - k_j||^2 / sqrt(d_h), q = k = X W_q, by explicit differences."""
     batch, tokens, _ = x.shape
     d_h = w_qk.shape[1] // heads
     q = (x @ w_qk + b_qk).reshape(batch, tokens, heads, d_h)

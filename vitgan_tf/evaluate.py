@@ -6,7 +6,7 @@
         --num-samples 10000 --real-samples 10000 --out fmnist_test_vs_train.json
 
 Features: the 2015-12-05 Inception graph's pool_3 (2048-d) on 299x299
-bilinear-resized images, (x - 128) / 128 (SPEC.md). Generated images (float,
+bilinear-resized images, (x - 128) / 128 (docs/maths.md, section 7). Generated images (float,
 [-1, 1]) are quantised to uint8 as round(clip((x + 1) * 127.5, 0, 255)); real uint8 images are used
 as they are; grayscale is repeated to 3 channels. Reference statistics of the
 real split are cached under $VITGAN_TF_CACHE (default ~/.cache/vitgan_tf).

