@@ -19,17 +19,17 @@ import importlib
 
 # Public name -> (module, attribute), imported on first use.
 _EXPORTS = {
-    "POSTPROCESSING": ("export.common", "POSTPROCESSING"),
+    "POSTPROCESSING": (".common", "POSTPROCESSING"),
     "load_generator": ("vitgan_tf.models", "load_generator"),
-    "resolve_checkpoint": ("export.common", "resolve_checkpoint"),
-    "seed_latents": ("export.common", "seed_latents"),
-    "to_uint8": ("export.common", "to_uint8"),
-    "export_generator": ("export.main", "export_generator"),
-    "export_saved_model": ("export.saved_model", "export_saved_model"),
-    "VARIANTS": ("export.tflite", "VARIANTS"),
-    "FlexOpsError": ("export.tflite", "FlexOpsError"),
-    "convert_tflite": ("export.tflite", "convert"),
-    "export_tflite": ("export.tflite", "export_tflite"),
+    "resolve_checkpoint": (".common", "resolve_checkpoint"),
+    "seed_latents": (".common", "seed_latents"),
+    "to_uint8": (".common", "to_uint8"),
+    "export_generator": (".main", "export_generator"),
+    "export_saved_model": (".saved_model", "export_saved_model"),
+    "VARIANTS": (".tflite", "VARIANTS"),
+    "FlexOpsError": (".tflite", "FlexOpsError"),
+    "convert_tflite": (".tflite", "convert"),
+    "export_tflite": (".tflite", "export_tflite"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -37,6 +37,6 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name):
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'export' has no attribute {name!r}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, attribute = _EXPORTS[name]
-    return getattr(importlib.import_module(module), attribute)
+    return getattr(importlib.import_module(module, __name__), attribute)

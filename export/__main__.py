@@ -12,9 +12,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import vitgan_tf  # noqa: E402,F401  (first: it imports TensorFlow quietly, vitgan_tf.native_log)
-from export import common  # noqa: E402
-from export.main import FORMATS, export_generator  # noqa: E402
-from export.tflite import VARIANTS  # noqa: E402
+from . import common  # noqa: E402
+from .main import FORMATS, export_generator  # noqa: E402
+from .tflite import VARIANTS  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -3,10 +3,10 @@
 import os
 import shutil
 
-from export import common
+from . import common
 from vitgan_tf.models import load_generator
-from export.saved_model import export_saved_model
-from export.tflite import VARIANTS, export_tflite
+from .saved_model import export_saved_model
+from .tflite import VARIANTS, export_tflite
 
 FORMATS = ("saved_model", "tflite")
 TFLITE_FOLDER = "tflite"

@@ -5,7 +5,7 @@ import os
 import keras
 import tensorflow as tf
 
-from export import common
+from . import common
 
 # Signature names of the SavedModel.
 SERVING_DEFAULT = "serving_default"  # z float32 [n, z_dim] -> images uint8 [n, H, W, C]

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export import common
+from . import common
 
 VARIANTS = ("float32", "float16", "int8")
 

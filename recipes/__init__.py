@@ -12,6 +12,6 @@ def get_config(name):
     """The config of recipe `name`; `ValueError` listing the recipes if unknown."""
     if name not in RECIPES:
         raise ValueError(f"Unknown recipe {name!r}. Choices: {list(RECIPES)}")
-    config = importlib.import_module(f"recipes.{name}").get_config()
+    config = importlib.import_module(f".{name}", __name__).get_config()
     config["recipe"] = name
     return config

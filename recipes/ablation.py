@@ -255,7 +255,7 @@ def resolve_config(args):
     Each run's config (`variant_config`) gets its seed from --seeds, so
     `--set seed=...` is refused.
     """
-    from recipes.train import resolve_config as resolve_recipe  # noqa: PLC0415
+    from .train import resolve_config as resolve_recipe  # noqa: PLC0415
 
     for assignment in args.set:
         if assignment.split("=", 1)[0].strip() == "seed":

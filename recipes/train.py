@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def parse_args(argv=None):
-    from recipes import RECIPES
+    from . import RECIPES
 
     parser = argparse.ArgumentParser(
         prog="python -m recipes.train", description=__doc__.splitlines()[0],
@@ -60,7 +60,7 @@ def resolve_config(recipe, steps=None, batch_size=None, strategy=None, sets=(), 
     Raises:
         ValueError naming the bad recipe, key or value.
     """
-    from recipes import get_config
+    from . import get_config
     from vitgan_tf.training import run
 
     config = run.merge(run.base_config(), get_config(recipe))

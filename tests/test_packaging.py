@@ -73,12 +73,36 @@ class PackagingTest(unittest.TestCase):
         self.assertRegex(out.stdout, r"usage: .*recipe")
         self.assertIn("--no-eval", out.stdout)
         # An editable install imports this checkout's modules, not a stale copy.
-        probe = subprocess.run([sys.executable, "-c", "import recipes.train as t; print(t.__file__)"],
+        probe = subprocess.run([sys.executable, "-c", "import vitgan_tf.recipes.train as t; print(t.__file__)"],
                                capture_output=True, text=True, timeout=120, cwd="/")
         self.assertEqual(probe.returncode, 0, probe.stderr)
         self.assertTrue(os.path.realpath(probe.stdout.strip()).startswith(os.path.realpath(ROOT)),
                         probe.stdout)
 
+    def test_one_top_level_package(self):
+        # `recipes` and `export` install under vitgan_tf: no top-level names that collide with
+        # other projects'. The explicit package list names every package folder of the tree.
+        with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+            setuptools_cfg = tomllib.load(f)["tool"]["setuptools"]
+        listed = set(setuptools_cfg["packages"])
+        self.assertEqual({name.split(".")[0] for name in listed}, {"vitgan_tf"})
+        folders = {"vitgan_tf": "vitgan_tf", **setuptools_cfg["package-dir"]}
+        found = set()
+        for package, folder in folders.items():
+            for dirpath, _, filenames in os.walk(os.path.join(ROOT, folder)):
+                if "__init__.py" in filenames:
+                    relative = os.path.relpath(dirpath, os.path.join(ROOT, folder))
+                    found.add(package if relative == "." else f"{package}.{relative.replace(os.sep, '.')}")
+        self.assertEqual(found, listed)
+        dist = importlib.metadata.distribution("vitgan-tf")
+        top_level = (dist.read_text("top_level.txt") or "vitgan_tf").split()
+        self.assertEqual(top_level, ["vitgan_tf"], "reinstall: pip install -e .")
+        # From outside the clone, only vitgan_tf's names import.
+        probe = subprocess.run(
+            [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('recipes'), "
+             "u.find_spec('export'), u.find_spec('vitgan_tf.export.tflite_demo') is not None)"],
+            capture_output=True, text=True, timeout=120, cwd="/")
+        self.assertEqual(probe.stdout.split(), ["None", "None", "True"], probe.stderr)
 
 
 class ReadmeCommandsTest(unittest.TestCase):
