@@ -68,7 +68,7 @@ SIZES = {
              "hybrid_width": 1 / 32},
 }
 REAL_SAMPLES = 10000
-FASHION_MNIST_PAD = 2  # 28 -> 32, background -1 (as vitgan_tf.data)
+FASHION_MNIST_SIZE = 32  # 28 -> 32, background -1 (vitgan_tf.images.center_padding)
 
 
 def parse_args(argv=None):
@@ -190,9 +190,10 @@ def fashion_mnist(data_dir=None):
     """Fashion-MNIST training images, float32 [60000, 32, 32, 1] in [-1, 1], padded."""
     from vitgan_tf.sources import load_fashion_mnist  # noqa: PLC0415
 
+    from vitgan_tf.images import pad_to_size  # noqa: PLC0415
+
     images = load_fashion_mnist("train", data_dir).astype("float32") / 127.5 - 1.0
-    pad = FASHION_MNIST_PAD
-    return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=-1.0)
+    return pad_to_size(images, FASHION_MNIST_SIZE, background=-1.0)  # as vitgan_tf.data
 
 
 def timed_run(size, variant, images, minutes, out):

@@ -29,8 +29,8 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, help="train steps (train.steps)")
     parser.add_argument("--batch-size", type=int, help="global batch size (data.batch_size)")
     parser.add_argument("--out", help="run folder (default runs/RECIPE)")
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
-                        help="tf.distribute strategy (train.strategy)")
+    parser.add_argument("--strategy",  # checked with the config: run.STRATEGIES owns the names
+                        help="tf.distribute strategy (train.strategy; an unknown name lists the choices)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config entry, e.g. --set gan.bcr_real=5 (repeatable)")
     parser.add_argument("--no-eval", action="store_true",

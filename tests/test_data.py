@@ -87,3 +87,33 @@ class DataTest(TestCase):
         self.assertAllClose(batch[:, :2], -np.ones((16, 2, 32, 1)))
         self.assertGreater(batch.max(), 0.9)
         self.assertGreaterEqual(batch.min(), -1.0)
+
+
+class CenterPaddingTest(TestCase):
+    """One placement rule for smaller images: data pipeline, metrics and benchmarks."""
+
+    def test_padding_values(self):
+        from vitgan_tf.images import center_padding, pad_to_size
+
+        self.assertEqual(center_padding(28, 28, 32), ((2, 2), (2, 2)))
+        self.assertEqual(center_padding(29, 27, 32), ((1, 2), (2, 3)))
+        images = np.arange(2 * 29 * 27, dtype="float32").reshape(2, 29, 27, 1)
+        padded = pad_to_size(images, 32, background=-1.0)
+        expected = np.full((2, 32, 32, 1), -1.0, "float32")
+        expected[:, 1:30, 2:29] = images
+        np.testing.assert_array_equal(padded, expected)
+        self.assertIs(pad_to_size(expected, 32, background=0), expected)
+        with self.assertRaisesRegex(ValueError, "Cannot pad 29x27 images to image_size=16"):
+            pad_to_size(images, 16, background=0)
+
+    def test_pipeline_and_metrics_place_images_alike(self):
+        from vitgan_tf.images import pad_to_size
+
+        rng = np.random.default_rng(0)
+        uint8 = rng.integers(0, 256, (3, 29, 27, 1)).astype("uint8")
+        batch = data.preprocess(uint8, 32, 1).numpy()
+        single = data.preprocess_single(np.repeat(uint8[0], 3, axis=-1), 32, 1).numpy()
+        reference = pad_to_size(uint8, 32, background=0).astype("float32") / 127.5 - 1.0
+        np.testing.assert_allclose(batch, reference, atol=1e-6)
+        # preprocess_single converts RGB to grey (0.299 + 0.587 + 0.114 = 1 on a grey image).
+        np.testing.assert_allclose(single, reference[0], atol=1e-5)

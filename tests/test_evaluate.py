@@ -18,6 +18,7 @@ from vitgan_tf.metrics import callback as callback_lib
 from vitgan_tf.metrics import classifiers
 from vitgan_tf import data
 from vitgan_tf.metrics import datasets
+from vitgan_tf.images import pad_to_size
 from vitgan_tf.models import Generator
 from vitgan_tf.metrics import evaluation
 from vitgan_tf.metrics import inception
@@ -46,7 +47,7 @@ class StandInGenerator(keras.Model):
 def _tiny_loader(split, image_size):
     rng = np.random.default_rng({"train": 0, "test": 1}[split])
     images = rng.integers(0, 256, (12, 28, 28, 1)).astype(np.uint8)
-    return datasets._pad_to(images, image_size)
+    return pad_to_size(images, image_size, background=0)
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ from vitgan_tf.sources import load_cifar10
 from vitgan_tf.sources import load_fashion_mnist
 from vitgan_tf.sources import load_npz
 from vitgan_tf.sources import read_idx_images  # noqa: F401
+from vitgan_tf.images import center_padding
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 SYNTHETIC_SIZE = 512
@@ -111,9 +112,8 @@ def preprocess(images, image_size, channels):
             raise ValueError(f"Cannot convert {in_channels} channels to {channels}")
     height, width = x.shape[1], x.shape[2]
     if height <= image_size and width <= image_size:
-        top, left = (image_size - height) // 2, (image_size - width) // 2
-        paddings = [[0, 0], [top, image_size - height - top], [left, image_size - width - left], [0, 0]]
-        x = tf.pad(x + 1.0, paddings) - 1.0  # background -1
+        rows, columns = center_padding(height, width, image_size)
+        x = tf.pad(x + 1.0, [[0, 0], list(rows), list(columns), [0, 0]]) - 1.0  # background -1
     else:
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
@@ -132,9 +132,8 @@ def preprocess_single(image, image_size, channels):
     height, width = tf.shape(x)[0], tf.shape(x)[1]
 
     def pad():
-        return tf.image.pad_to_bounding_box(
-            x + 1.0, (image_size - height) // 2, (image_size - width) // 2, image_size, image_size
-        ) - 1.0
+        (top, _), (left, _) = center_padding(height, width, image_size)
+        return tf.image.pad_to_bounding_box(x + 1.0, top, left, image_size, image_size) - 1.0
 
     def crop_and_resize():
         side = tf.minimum(height, width)

@@ -82,7 +82,7 @@ def _parse_args(argv):
         except (FileNotFoundError, ValueError) as e:
             p.error(f"--run: {e}")
         args.dataset = args.dataset or config.get("data", {}).get("source")
-        args.out = args.out or os.path.join(args.run, "evaluation.json")
+        args.out = args.out or run.evaluation_path
     if args.generator and not os.path.isfile(args.generator):
         p.error(f"generator file not found: {args.generator!r}")
     if args.fake_dataset:

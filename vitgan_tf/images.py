@@ -1,4 +1,4 @@
-"""Image helpers shared by sampling, training callbacks and export: uint8 and grids."""
+"""Image helpers shared by data, metrics, sampling, callbacks and export: padding, uint8, grids."""
 
 import math
 
@@ -7,6 +7,29 @@ from keras import ops
 from PIL import Image
 
 from vitgan_tf.io import atomic_write
+
+
+def center_padding(height, width, size):
+    """((top, bottom), (left, right)): the padding that centres an image on a size x size canvas.
+
+    The one placement rule of every smaller image (Fashion-MNIST 28 -> 32: 2 per side) in the
+    data pipeline, the metrics' real images and the benchmarks. Works on ints and on scalar
+    tensors; an odd remainder goes to the bottom and the right.
+    """
+    top, left = (size - height) // 2, (size - width) // 2
+    return (top, size - height - top), (left, size - width - left)
+
+
+def pad_to_size(images, size, background):
+    """Numpy `[N, h, w, C]` images centred on a `background` canvas of size x size (see
+    `center_padding`); `ValueError` if they are larger."""
+    height, width = images.shape[1:3]
+    if height > size or width > size:
+        raise ValueError(f"Cannot pad {height}x{width} images to image_size={size}.")
+    if (height, width) == (size, size):
+        return images
+    rows, columns = center_padding(height, width, size)
+    return np.pad(images, ((0, 0), rows, columns, (0, 0)), constant_values=background)
 
 
 def quantize(images):

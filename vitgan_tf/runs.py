@@ -7,7 +7,9 @@ A run folder (`python -m recipes.train RECIPE --out RUN`) holds:
 - `metrics.jsonl`: one record per `train.log_every` steps (`step`, `time`,
   `train_time`, `images`, the losses, `lipschitz_d`, FID/KID when evaluated);
 - `samples_{step:06d}.png`: grids of the EMA generator on fixed latents;
-- `tensorboard/`;
+- `tensorboard/` (with `lipschitz/` and `samples/` for those callbacks' logs);
+- `evaluation.json`: `python -m vitgan_tf.evaluate --run RUN`'s results;
+- `workers/{index}/`: the backups of the non-chief workers of a multi-worker run;
 - `checkpoints/`: `generator.keras`, `discriminator.keras`,
   `ema_generator.keras` (load with `keras.saving.load_model(path,
   safe_mode=True)` after `import vitgan_tf`) and `state.json` (`{"step": N}`),
@@ -27,6 +29,7 @@ from vitgan_tf.io import atomic_write_text
 
 CHECKPOINTS = ("generator", "discriminator", "ema_generator")
 STATE_FILE = "state.json"  # in checkpoints/: {"step": N}
+WORKERS_DIR = "workers"  # non-chief workers' own folders, workers/{index}/
 
 
 def current_step(model):
@@ -143,6 +146,25 @@ class RunFolder:
     @property
     def tensorboard_dir(self):
         return os.path.join(self.path, "tensorboard")
+
+    @property
+    def lipschitz_log_dir(self):
+        """`tensorboard/lipschitz`: `LipschitzMonitor`'s TensorBoard logs."""
+        return os.path.join(self.tensorboard_dir, "lipschitz")
+
+    @property
+    def samples_log_dir(self):
+        """`tensorboard/samples`: `SampleGrid`'s TensorBoard images."""
+        return os.path.join(self.tensorboard_dir, "samples")
+
+    @property
+    def evaluation_path(self):
+        """`evaluation.json`: the results of `python -m vitgan_tf.evaluate --run`."""
+        return os.path.join(self.path, "evaluation.json")
+
+    def worker_dir(self, index):
+        """`workers/{index}`: a non-chief worker's own folder (its backup)."""
+        return os.path.join(self.path, WORKERS_DIR, str(index))
 
     def samples_path(self, step):
         return os.path.join(self.path, samples_name(step))

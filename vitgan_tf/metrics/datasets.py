@@ -14,26 +14,14 @@ Reference:
     Xiao et al., "Fashion-MNIST", arXiv 1708.07747 (IDX format).
 """
 
-import numpy as np
-
 from vitgan_tf import data
+from vitgan_tf.images import pad_to_size
 
 __all__ = ["DATASETS", "load_dataset"]
 
 
-def _pad_to(images, size):
-    """Centres images on a background-0 canvas of size x size."""
-    h, w = images.shape[1:3]
-    if size == h and size == w:
-        return images
-    if size < h or size < w:
-        raise ValueError(f"Cannot pad {h}x{w} images to image_size={size}.")
-    top, left = (size - h) // 2, (size - w) // 2
-    return np.pad(images, ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0)))
-
-
 def _fashion_mnist(split, image_size):
-    return _pad_to(data.load_fashion_mnist(split), image_size or 32)
+    return pad_to_size(data.load_fashion_mnist(split), image_size or 32, background=0)
 
 
 # name -> (loader(split, image_size) -> uint8 [n, h, w, c], default image size)

@@ -26,6 +26,7 @@ from vitgan_tf.models import presets
 from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.lipschitz import LipschitzMonitor
+from vitgan_tf import runs
 from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import callbacks as callbacks_lib
 from vitgan_tf.training.gan import ViTGAN, default_optimizer
@@ -390,7 +391,7 @@ def check_out_dir(out_dir, config):
         raise FileExistsError(f"--out {out_dir!r} is a file; give a folder")
     if not folder.has_config():
         # "workers" may already hold the backups of other workers of this run.
-        if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {"workers"}:
+        if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {runs.WORKERS_DIR}:
             raise FileExistsError(
                 f"--out {out_dir!r} exists, is not empty and holds no config.json; "
                 "choose another folder"
@@ -465,7 +466,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto", ex
     if chief:
         check_out_dir(out_dir, config)  # refuses a folder that holds a different run
     folder = RunFolder(out_dir)
-    run_dir = out_dir if chief else os.path.join(out_dir, "workers", str(task_index()))
+    run_dir = out_dir if chief else folder.worker_dir(task_index())
     run_folder = RunFolder(run_dir)  # a worker's own backup lives in its own folder
     backup_dir = run_folder.backup_dir
     start_step = run_folder.backup_epoch() * steps_per_epoch  # where the backup resumes
@@ -518,7 +519,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto", ex
                     seed=config["seed"])))
                 run_callbacks.append(LipschitzMonitor(
                     fixed_batch, every_n_steps=lipschitz_every,
-                    log_dir=os.path.join(tb_dir, "lipschitz")))
+                    log_dir=folder.lipschitz_log_dir))
             # Before the JSONL and TensorBoard writers, which then record the results.
             run_callbacks += evaluation_callbacks(config, start_step, timer,
                                                   offset_seconds=folder.train_time(start_step),
@@ -528,7 +529,7 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto", ex
                 callbacks_lib.MetricsLogger(folder.metrics_path, images_per_step=batch, timer=timer),
                 callbacks_lib.SampleGrid(out_dir, train_cfg["sample_every"],
                                          train_cfg["num_samples"], seed=config["seed"],
-                                         tensorboard_dir=os.path.join(tb_dir, "samples")),
+                                         tensorboard_dir=folder.samples_log_dir),
                 keras.callbacks.TensorBoard(tb_dir, update_freq="epoch"),
             ]
         # The step counter restored with a backup; this also sets it for a backup written
