@@ -237,8 +237,12 @@ def check(args):
     if keras.backend.backend() != "jax":
         return error(f"the check runs on Keras' JAX backend (KERAS_BACKEND=jax); Keras runs on "
                      f"{keras.backend.backend()!r}")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        return error(f"--out {args.out!r} is a file; give a folder")
+    from vitgan_tf.io import check_output_folder  # noqa: PLC0415
+
+    try:
+        check_output_folder(args.out)
+    except NotADirectoryError as problem:
+        return error(str(problem))
     size = SIZES["tiny" if args.tiny else "gpu"]
     minutes = args.run_minutes if args.run_minutes is not None else size["run_minutes"]
     if not minutes > 0:

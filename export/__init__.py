@@ -17,16 +17,18 @@ load the export machinery (SavedModel, converter).
 
 import importlib
 
+import vitgan_tf  # noqa: F401  (first: it imports TensorFlow quietly, vitgan_tf.native_log)
+
 # Public name -> (module, attribute), imported on first use.
 _EXPORTS = {
     "POSTPROCESSING": (".common", "POSTPROCESSING"),
     "load_generator": ("vitgan_tf.models", "load_generator"),
     "resolve_checkpoint": (".common", "resolve_checkpoint"),
     "seed_latents": (".common", "seed_latents"),
-    "to_uint8": (".common", "to_uint8"),
+    "to_uint8_tensor": (".common", "to_uint8_tensor"),
     "export_generator": (".main", "export_generator"),
     "export_saved_model": (".saved_model", "export_saved_model"),
-    "VARIANTS": (".tflite", "VARIANTS"),
+    "TFLITE_VARIANTS": (".tflite", "TFLITE_VARIANTS"),
     "FlexOpsError": (".tflite", "FlexOpsError"),
     "convert_tflite": (".tflite", "convert"),
     "export_tflite": (".tflite", "export_tflite"),

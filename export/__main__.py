@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import vitgan_tf  # noqa: E402,F401  (first: it imports TensorFlow quietly, vitgan_tf.native_log)
 from . import common  # noqa: E402
 from .main import FORMATS, export_generator  # noqa: E402
-from .tflite import VARIANTS  # noqa: E402
+from .tflite import TFLITE_VARIANTS  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -31,7 +31,7 @@ def parse_args(argv=None):
     parser.add_argument("--version", type=int, default=None,
                         help="version folder (default: next free number)")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+    parser.add_argument("--variants", nargs="+", choices=TFLITE_VARIANTS, default=list(TFLITE_VARIANTS),
                         help="TFLite variants (default: all)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing version folder")

@@ -57,7 +57,7 @@ def resolve_checkpoint(run=None, generator=None, checkpoint="ema"):
     return folder.require_checkpoint(RUN_CHECKPOINTS[checkpoint]), run_config
 
 
-def to_uint8(images):
+def to_uint8_tensor(images):
     """Float generator output -> uint8 images (see `POSTPROCESSING`).
 
     Args:
@@ -92,9 +92,9 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def checkpoint_step(path):
+def checkpoint_file_step(path):
     """The training step of a run checkpoint (`state.json` beside it), or None."""
-    return runs.checkpoint_step(os.path.join(os.path.dirname(os.path.abspath(path)), runs.STATE_FILE))
+    return runs.read_state_step(os.path.join(os.path.dirname(os.path.abspath(path)), runs.STATE_FILE))
 
 
 def model_metadata(generator, source=None, run_config=None):
@@ -107,7 +107,7 @@ def model_metadata(generator, source=None, run_config=None):
         "postprocessing": POSTPROCESSING,
         "source_checkpoint": os.path.abspath(source) if source else None,
         "source_sha256": sha256(source) if source and os.path.isfile(source) else None,
-        "source_step": checkpoint_step(source) if source else None,
+        "source_step": checkpoint_file_step(source) if source else None,
         "generator_config": generator.get_config(),
         "run_config": run_config,
         "vitgan_tf_version": vitgan_tf.__version__,

@@ -3,10 +3,12 @@
 import os
 import shutil
 
-from . import common
+from vitgan_tf.io import check_output_folder
 from vitgan_tf.models import load_generator
+
+from . import common
 from .saved_model import export_saved_model
-from .tflite import VARIANTS, export_tflite
+from .tflite import TFLITE_VARIANTS, export_tflite
 
 FORMATS = ("saved_model", "tflite")
 TFLITE_FOLDER = "tflite"
@@ -21,7 +23,7 @@ def export_paths(out, name, version):
 
 
 def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitgan",
-                     version=None, formats=FORMATS, variants=VARIANTS, overwrite=False):
+                     version=None, formats=FORMATS, variants=TFLITE_VARIANTS, overwrite=False):
     """Exports a generator checkpoint as a SavedModel and/or TFLite files.
 
     Args:
@@ -49,8 +51,7 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
     if name == TFLITE_FOLDER:
         raise ValueError(f"`name` {name!r} is reserved for the TFLite folder; choose another.")
     out = os.fspath(out)
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise NotADirectoryError(f"--out {out!r} is a file; give a folder (it is created if missing)")
+    check_output_folder(out)  # created if missing
     path, run_config = common.resolve_checkpoint(run, generator, checkpoint)
     if version is None:
         version = common.next_version(

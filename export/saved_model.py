@@ -30,11 +30,11 @@ def build_archive(generator):
     # with Keras 3.15 / TF 2.21 `track` stores every weight a second time.
 
     def serving_default(z):
-        return {"images": common.to_uint8(generator(z, training=False))}
+        return {"images": common.to_uint8_tensor(generator(z, training=False))}
 
     def from_seed(seed, count):
         z = common.seed_latents(seed, count, z_dim)
-        return {"images": common.to_uint8(generator(z, training=False)), "z": z}
+        return {"images": common.to_uint8_tensor(generator(z, training=False)), "z": z}
 
     def float_images(z):
         return {"images": generator(z, training=False)}

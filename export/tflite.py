@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from . import common
 
-VARIANTS = ("float32", "float16", "int8")
+TFLITE_VARIANTS = ("float32", "float16", "int8")
 
 
 class FlexOpsError(RuntimeError):
@@ -42,7 +42,7 @@ def _tflite_archive(model, input_name="z"):
 
     def serving_default(z):
         images = tf.cast(model(z, training=False), tf.float32)
-        return {"images": common.to_uint8(images), "images_float": images}
+        return {"images": common.to_uint8_tensor(images), "images_float": images}
 
     archive.add_endpoint("serving_default", serving_default, input_signature=[spec])
     return archive
@@ -50,8 +50,8 @@ def _tflite_archive(model, input_name="z"):
 
 def _converter(saved_model_dir, variant):
     """A builtins-only `TFLiteConverter` configured for `variant`."""
-    if variant not in VARIANTS:
-        raise ValueError(f"Expected `variant` in {VARIANTS}. Received: variant={variant!r}")
+    if variant not in TFLITE_VARIANTS:
+        raise ValueError(f"Expected `variant` in {TFLITE_VARIANTS}. Received: variant={variant!r}")
     converter = tf.lite.TFLiteConverter.from_saved_model(
         saved_model_dir, signature_keys=["serving_default"]
     )
@@ -92,8 +92,8 @@ def convert(model, variant="float32"):
         FlexOpsError: the graph uses ops without a TFLite built-in kernel.
         RuntimeError: any other converter failure (message included).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"Expected `variant` in {VARIANTS}. Received: variant={variant!r}")
+    if variant not in TFLITE_VARIANTS:
+        raise ValueError(f"Expected `variant` in {TFLITE_VARIANTS}. Received: variant={variant!r}")
     with tempfile.TemporaryDirectory(prefix="vitgan_tflite_") as tmp:
         saved_model_dir = os.path.join(tmp, "saved_model")
         _tflite_archive(model).write_out(saved_model_dir, verbose=False)
@@ -131,7 +131,7 @@ def smoke_test(model_path, z_dim, image_shape):
         )
 
 
-def export_tflite(generator, out, name, version, variants=VARIANTS, source=None,
+def export_tflite(generator, out, name, version, variants=TFLITE_VARIANTS, source=None,
                   run_config=None, overwrite=False):
     """Writes `out/name/version/name_{variant}.tflite` (+ `.json`) per variant.
 
@@ -140,7 +140,7 @@ def export_tflite(generator, out, name, version, variants=VARIANTS, source=None,
         out: str. Base folder (e.g. `OUT/tflite`).
         name: str. Model name.
         version: int. Version folder.
-        variants: iterable of `VARIANTS`.
+        variants: iterable of `TFLITE_VARIANTS`.
         source: str or None. The checkpoint it came from (for the metadata).
         run_config: dict or None. The run's config (for the metadata).
         overwrite: bool, default False. Replace an existing version folder.
@@ -149,9 +149,9 @@ def export_tflite(generator, out, name, version, variants=VARIANTS, source=None,
         Dict variant -> path of the `.tflite` file.
     """
     variants = list(variants)
-    unknown = sorted(set(variants) - set(VARIANTS))
+    unknown = sorted(set(variants) - set(TFLITE_VARIANTS))
     if unknown or not variants:
-        raise ValueError(f"Expected `variants` among {VARIANTS}. Received: variants={variants}")
+        raise ValueError(f"Expected `variants` among {TFLITE_VARIANTS}. Received: variants={variants}")
     path = os.path.join(out, common.check_name(name), str(common.check_version(version)))
     staging = common.prepare_output(path, overwrite)
     os.makedirs(staging)

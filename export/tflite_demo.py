@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from vitgan_tf.images import make_grid, save_png, to_pil
+from vitgan_tf.io import check_output_file
 
 SIGNATURE = "serving_default"
 
@@ -136,12 +137,6 @@ def interpolation_latents(keys, frames_per_segment):
     return np.stack(loop).astype(np.float32)
 
 
-def _check_out(path, flag):
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"{flag} {path!r}: folder {parent!r} does not exist.")
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m export.tflite_demo", description=__doc__.splitlines()[0]
@@ -171,9 +166,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        _check_out(args.out, "--out")
+        check_output_file(args.out, "--out")
         if args.gif:
-            _check_out(args.gif, "--gif")
+            check_output_file(args.gif, "--gif")
         runner = GeneratorRunner(args.model, num_threads=args.threads)
         if args.latents:
             z = np.load(args.latents)

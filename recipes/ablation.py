@@ -291,8 +291,9 @@ def variant_config(config, name, seed):
 
 def check_out(out, overwrite=False, resume=False):
     """Checks `--out` before anything is written; returns the results to resume or None."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise FileExistsError(f"--out {out!r} exists and is not a folder")
+    from vitgan_tf.io import check_output_folder  # noqa: PLC0415
+
+    check_output_folder(out)
     path = os.path.join(out, RESULTS)
     if not os.path.exists(path):
         return None
@@ -888,7 +889,7 @@ def main(argv=None, extractor=None):
         previous = check_out(args.out, args.overwrite, args.resume)
         config = resolve_config(args)
         reference_dataset(config)
-    except (ValueError, FileExistsError) as error:
+    except (ValueError, FileExistsError, NotADirectoryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if extractor is None:

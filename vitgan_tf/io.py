@@ -35,6 +35,18 @@ def atomic_write_text(path, text):
     atomic_write(path, write)
 
 
+def check_output_folder(path, flag="--out"):
+    """Raises `NotADirectoryError` naming `flag` if `path` exists and is not a folder.
+
+    The one check of every command's output folder (training run, export,
+    ablation, GPU check), before anything is written; the folder itself is
+    created later, by whoever writes into it.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"{flag} {path!r} is a file; give a folder")
+
+
 def check_output_file(path, flag="--out"):
     """Raises `ValueError` naming `flag` unless `path` can be written as a file.
 

@@ -235,7 +235,7 @@ class RunFolder:
 
     def checkpoint_step(self):
         """The step of the checkpoints (`checkpoints/state.json`), or None."""
-        return checkpoint_step(self.state_path)
+        return read_state_step(self.state_path)
 
     def has_trained(self):
         """True once a step was logged, checkpointed or backed up here."""
@@ -259,7 +259,7 @@ def samples_name(step):
     return f"samples_{step:06d}.png"
 
 
-def checkpoint_step(state_path):
+def read_state_step(state_path):
     """The `step` of a checkpoints' `state.json`, or None if missing or unreadable."""
     try:
         with open(state_path) as f:

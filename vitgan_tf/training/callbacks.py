@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from vitgan_tf.images import make_grid, save_png, to_uint8
 from vitgan_tf.io import atomic_write, atomic_write_text
-from vitgan_tf.runs import STATE_FILE, checkpoint_step, samples_name
+from vitgan_tf.runs import STATE_FILE, read_state_step, samples_name
 from vitgan_tf.runs import current_step, read_metrics  # noqa: F401 (re-exported)
 
 
@@ -190,7 +190,7 @@ class NaNGuard(keras.callbacks.Callback):
         self.model.stop_training = True
         step = current_step(self.model)
         where = "no checkpoint was written yet"
-        saved = checkpoint_step(os.path.join(self.checkpoint_dir, STATE_FILE)) if self.checkpoint_dir else None
+        saved = read_state_step(os.path.join(self.checkpoint_dir, STATE_FILE)) if self.checkpoint_dir else None
         if saved is not None:
             where = f"the last good checkpoint (step {saved}) is in {self.checkpoint_dir}"
         raise FloatingPointError(

@@ -27,6 +27,7 @@ from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.lipschitz import LipschitzMonitor
 from vitgan_tf import runs
+from vitgan_tf.io import check_output_folder
 from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import callbacks as callbacks_lib
 from vitgan_tf.training.gan import ViTGAN, default_optimizer
@@ -387,8 +388,7 @@ def check_out_dir(out_dir, config):
     """
     folder = RunFolder(out_dir)
     path = folder.config_path
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise FileExistsError(f"--out {out_dir!r} is a file; give a folder")
+    check_output_folder(out_dir)
     if not folder.has_config():
         # "workers" may already hold the backups of other workers of this run.
         if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {runs.WORKERS_DIR}:
