@@ -23,6 +23,8 @@ import time
 import numpy as np
 
 from vitgan_tf.images import make_grid, save_png, to_pil
+from vitgan_tf import limits
+from vitgan_tf.images import grid_shape
 from vitgan_tf.io import check_output_file
 
 SIGNATURE = "serving_default"
@@ -155,11 +157,16 @@ def parse_args(argv=None):
     parser.add_argument("--gif-scale", type=int, default=4, help="upscale factor of the GIF")
     parser.add_argument("--threads", type=int, default=2, help="interpreter threads")
     args = parser.parse_args(argv)
-    for flag in ("num", "scale", "gif_keys", "gif_frames", "gif_scale", "threads"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
-    if args.padding < 0:
-        parser.error(f"--padding must be >= 0, got {args.padding}")
+    bounds = {"num": (1, limits.MAX_GRID_IMAGES), "scale": (1, limits.MAX_SCALE),
+              "padding": (0, limits.MAX_PADDING), "gif_keys": (1, 256), "gif_frames": (1, 1000),
+              "gif_scale": (1, limits.MAX_SCALE), "threads": (1, limits.MAX_THREADS)}
+    for flag, (low, high) in bounds.items():
+        try:
+            limits.check_count(f"--{flag.replace('_', '-')}", getattr(args, flag), low, high)
+        except ValueError as error:
+            parser.error(str(error))
+    if args.nrow is not None and not 1 <= args.nrow <= limits.MAX_GRID_IMAGES:
+        parser.error(f"Expected --nrow in [1, {limits.MAX_GRID_IMAGES}]. Received: {args.nrow}")
     return args
 
 
@@ -172,14 +179,25 @@ def main(argv=None):
         runner = GeneratorRunner(args.model, num_threads=args.threads)
         if args.latents:
             z = np.load(args.latents)
+            limits.check_count(f"--latents {args.latents!r}: the count of latents", len(z), 1,
+                               limits.MAX_GRID_IMAGES)
         else:
             z = sample_latents(args.seed, args.num, runner.z_dim)
+        h, w, c = runner.image_shape
+        _, _, height, width = grid_shape(len(z), h, w, args.nrow, args.padding, args.scale)
+        limits.check_output_pixels("--out", height, width, c)
+        if args.gif:
+            frame = (h * args.gif_scale) * (w * args.gif_scale)
+            frames = args.gif_keys * args.gif_frames
+            limits.check_output_pixels("--gif (one frame)", h * args.gif_scale, w * args.gif_scale, c)
+            if frame * frames > limits.MAX_GIF_PIXELS:
+                raise ValueError(f"--gif would hold {frames} frames of {frame:,} pixels, over the "
+                                 f"{limits.MAX_GIF_PIXELS:,} bound: fewer --gif-keys or --gif-frames")
         images, seconds = runner.generate_timed(z)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     save_png(make_grid(images, args.nrow, args.padding, args.scale, pad_value=255), args.out)
-    h, w, c = runner.image_shape
     print(f"{args.model}: z_dim {runner.z_dim}, images {h}x{w}x{c}, "
           f"variant {runner.metadata.get('variant', 'unknown')}")
     print(f"median latency per image: {1e3 * np.median(seconds):.2f} ms "

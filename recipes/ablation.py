@@ -101,6 +101,7 @@ LIPSCHITZ_DATA_SEED = 0  # the Lipschitz batch is the same for every run, whatev
 MIN_KID_SAMPLES = 2000
 # train.steps is only an upper bound: the time budget stops training.
 MAX_EPOCHS = 10**6
+MAX_MINUTES = 10**5  # of --minutes and --eval-every-minutes (69 days)
 
 # Merged into the recipe config before each variant's overrides: the paper's D (ISN, as the
 # recipe) and the short-run EMA decay of the runs in docs/ablation.
@@ -225,12 +226,15 @@ def resolve_settings(args):
     settings = {key: getattr(args, key) if getattr(args, key) is not None else value
                 for key, value in defaults.items()}
     settings["smoke"] = bool(args.smoke)
+    from vitgan_tf import limits  # noqa: PLC0415
+
     for key in ("minutes", "eval_every_minutes"):
         value = settings[key]
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"Expected --{key.replace('_', '-')} > 0. Received: {value!r}")
-    if settings["lipschitz_iterations"] <= 0:
-        raise ValueError(f"Expected --lipschitz-iterations > 0. Received: {settings['lipschitz_iterations']}")
+        if not (math.isfinite(value) and 0 < value <= MAX_MINUTES):
+            raise ValueError(f"Expected --{key.replace('_', '-')} in (0, {MAX_MINUTES}]. Received: {value!r}")
+    limits.check_count("--lipschitz-iterations", settings["lipschitz_iterations"], 1, 1000)
+    for key in ("kid_samples", "fid_samples", "curve_samples", "real_samples"):
+        limits.check_count(f"--{key.replace('_', '-')}", settings[key], 0, limits.MAX_EVAL_SAMPLES)
     kid = settings["kid_samples"]
     if kid < MIN_KID_SAMPLES and not args.smoke:
         raise ValueError(

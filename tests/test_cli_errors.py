@@ -152,3 +152,79 @@ def test_an_unwritable_run_folder_mid_run_stops_with_a_clear_error(files):
         run.train(run.merge(config, {"train": {"steps": 8}}), out, extra_callbacks=[Offline()],
                   verbose=0)
     assert not isinstance(raised.value, run.RunFolderWriteError)
+
+
+def test_corrupt_files_of_every_data_format(files, tmp_path):
+    """Each reader of a supported format answers a corrupt file with one line naming it."""
+    import gzip
+
+    import numpy as np
+
+    from vitgan_tf import runs, sources
+    from vitgan_tf.metrics import evaluation, inception
+
+    bad_zip = tmp_path / "images.npz"
+    bad_zip.write_bytes(b"PK\x03\x04 not a zip archive")
+    np.savez(tmp_path / "whole.npz", images=np.zeros((64, 28, 28), "uint8"))
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes((tmp_path / "whole.npz").read_bytes()[:3000])
+    np.save(tmp_path / "array.npy", np.zeros((4, 8, 8), "uint8"))
+    npy_named_npz = tmp_path / "array_named.npz"
+    npy_named_npz.write_bytes((tmp_path / "array.npy").read_bytes())
+    np.savez(tmp_path / "foreign.npz", foo=np.zeros(3))
+    out = str(files["dir"] / "run")
+    for path, message in ((bad_zip, "is not a readable .npz archive"),
+                          (truncated, "is not a readable .npz archive"),
+                          (npy_named_npz, "is a single .npy array, not an .npz archive")):
+        assert_refused(train_cli.main, ["tiny", "--steps", "2", "--out", out, "--no-eval",
+                                        "--set", f"data.source={path}"], f"{path.name}' {message}")
+        assert not os.path.exists(os.path.join(out, "config.json"))
+    with pytest.raises(ValueError, match="Image statistics .*foreign.npz' lacks an expected array"):
+        evaluation.ImageStatistics.load(tmp_path / "foreign.npz")
+    with pytest.raises(ValueError, match="Converted Inception weights .*images.npz' is not a readable"):
+        inception._load_npz(str(bad_zip))
+    idx = tmp_path / "fm"
+    idx.mkdir()
+    name = sources.FASHION_MNIST_FILES["train"]
+    for content, message in ((b"not gzip", "is not a readable IDX file (BadGzipFile"),
+                             (gzip.compress(b"\x00" * 4000)[:30], "is not a readable IDX file (EOFError"),
+                             (gzip.compress(b"\x00" * 3), "is not an IDX image file (3 bytes")):
+        (idx / name).write_bytes(content)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            sources.load_fashion_mnist("train", str(idx))
+    state = tmp_path / "state.json"
+    state.write_text("{half")
+    with pytest.raises(ValueError, match="Checkpoint state .*state.json' is corrupt"):
+        runs.read_state_step(str(state))
+    assert runs.read_state_step(str(tmp_path / "absent.json")) is None
+
+
+def test_absurd_counts_are_refused_before_any_work(files):
+    png = str(files["dir"] / "grid.png")
+    assert_refused(sample.main, ["--preset", "tiny", "--num", "1000000000", "--out", png],
+                   "Expected --num in [1, 4096]. Received: 1000000000")
+    assert_refused(sample.main, ["--preset", "tiny", "--num", "0", "--out", png],
+                   "Expected --num in [1, 4096]. Received: 0")
+    out = str(files["dir"] / "run")
+    for key, value, bound in (("train.num_samples", 10**8, "[1, 4096]"),
+                              ("train.steps", 10**13, "[1, 1000000000]"),
+                              ("train.eval_samples", 10**7, "[0, 200000]"),
+                              ("data.batch_size", 10**8, "[1, 65536]")):
+        assert_refused(train_cli.main, ["tiny", "--dry-run", "--out", out, "--set", f"{key}={value}"],
+                       f"Expected {key} in {bound}. Received: {value}")
+    assert not os.path.exists(out)
+    for flag, value, bound in (("--num", 10**6, "[1, 4096]"), ("--scale", 1000, "[1, 64]"),
+                               ("--gif-frames", 10**6, "[1, 1000]"), ("--threads", 0, "[1, 1024]")):
+        assert_refused(tflite_demo.main, [files["bad_tflite"], "--out", png, flag, str(value)],
+                       f"Expected {flag} in {bound}. Received: {value}")
+    assert not os.path.exists(png)
+
+
+def test_output_pixels_bound():
+    from vitgan_tf import limits
+    from vitgan_tf.images import grid_shape
+
+    _, _, height, width = grid_shape(4096, 256, 256)
+    with pytest.raises(ValueError, match=r"would write a 16384x16384x3 image \(268,435,456 pixels"):
+        limits.check_output_pixels("--num 4096", height, width, 3)
+    assert limits.check_output_pixels("--num 64", *grid_shape(64, 32, 32)[2:], 1) == 256 * 256

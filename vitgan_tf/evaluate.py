@@ -24,6 +24,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+from vitgan_tf import limits  # noqa: E402
 from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.metrics import datasets  # noqa: E402
 from vitgan_tf.metrics import evaluation  # noqa: E402
@@ -67,13 +68,16 @@ def _parse_args(argv):
     bad = [m for m in args.metrics if m not in METRICS]
     if bad or not args.metrics:
         p.error(f"--metrics must be a comma list of {','.join(METRICS)}; got {bad or 'nothing'}")
-    for name in ("num_samples", "batch_size"):
-        if getattr(args, name) <= 0:
-            p.error(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
-    for name in ("real_samples", "kid_samples", "image_size"):
+    bounds = {"num_samples": (1, limits.MAX_EVAL_SAMPLES), "batch_size": (1, limits.MAX_GRID_IMAGES),
+              "real_samples": (2, limits.MAX_EVAL_SAMPLES), "kid_samples": (2, limits.MAX_EVAL_SAMPLES),
+              "image_size": (2, limits.MAX_IMAGE_SIZE)}
+    for name, (low, high) in bounds.items():
         value = getattr(args, name)
-        if value is not None and value <= 1:
-            p.error(f"--{name.replace('_', '-')} must be > 1, got {value}")
+        if value is not None:
+            try:
+                limits.check_count(f"--{name.replace('_', '-')}", value, low, high)
+            except ValueError as error:
+                p.error(str(error))
     if args.run:
         run = RunFolder(args.run)
         try:

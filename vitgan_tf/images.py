@@ -47,6 +47,14 @@ def to_uint8(images):
     return ops.convert_to_numpy(quantize(np.asarray(images, dtype="float32"))).astype("uint8")
 
 
+def grid_shape(count, height, width, columns=None, padding=0, scale=1):
+    """(rows, columns, grid height, grid width) of `make_grid`'s grid of `count` images."""
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    return (rows, columns, rows * (height * scale + padding) + padding,
+            columns * (width * scale + padding) + padding)
+
+
 def make_grid(images, columns=None, padding=0, scale=1, pad_value=0):
     """Tiles `[N, H, W, C]` uint8 images row-major into one `[H', W', C]` image.
 
@@ -61,15 +69,12 @@ def make_grid(images, columns=None, padding=0, scale=1, pad_value=0):
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"Expected a non-empty batch [N, H, W, C]. Received shape {images.shape}")
+    rows, columns, grid_height, grid_width = grid_shape(
+        images.shape[0], images.shape[1], images.shape[2], columns, padding, scale)
     if scale > 1:
         images = images.repeat(scale, axis=1).repeat(scale, axis=2)
     count, height, width, channels = images.shape
-    columns = columns or math.ceil(math.sqrt(count))
-    rows = math.ceil(count / columns)
-    grid = np.full(
-        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
-        pad_value, images.dtype,
-    )
+    grid = np.full((grid_height, grid_width, channels), pad_value, images.dtype)
     for i, image in enumerate(images):
         top = padding + (i // columns) * (height + padding)
         left = padding + (i % columns) * (width + padding)

@@ -1,7 +1,43 @@
-"""Atomic file writes (a run killed at any moment leaves only complete files)
-and the check of an output path given on the command line."""
+"""Atomic file writes (a run killed at any moment leaves only complete files),
+the checks of output paths given on the command line, and the one reader of
+`.npz` archives from outside (datasets, statistics, converted weights)."""
 
+import contextlib
 import os
+import zipfile
+import zlib
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def read_npz(path, what="file"):
+    """`np.load(path, allow_pickle=False)` of an `.npz` archive, as a context manager.
+
+    Every way a corrupt, truncated or foreign file fails (not a zip, a bad
+    member, a missing array, a plain `.npy`, pickled objects) becomes one
+    `ValueError` naming `what` and `path`; a missing file stays
+    `FileNotFoundError`. Errors raised by the caller's own checks inside the
+    block pass unchanged.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path!r}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{what} {path!r} is not a readable .npz archive "
+                         f"({type(error).__name__}: {error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{what} {path!r} is a single .npy array, not an .npz archive")
+    try:
+        with archive:
+            yield archive
+    except KeyError as error:
+        raise ValueError(f"{what} {path!r} lacks an expected array ({error}); "
+                         f"it holds {sorted(archive.files)}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{what} {path!r} is corrupt ({type(error).__name__}: {error})") from None
 
 
 def atomic_write(path, write_fn, suffix=""):

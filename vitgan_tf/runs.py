@@ -260,9 +260,16 @@ def samples_name(step):
 
 
 def read_state_step(state_path):
-    """The `step` of a checkpoints' `state.json`, or None if missing or unreadable."""
+    """The `step` of a checkpoints' `state.json`, or None if it is missing.
+
+    Raises:
+        ValueError: the file exists but holds no integer `step` (corrupt).
+    """
     try:
         with open(state_path) as f:
             return int(json.load(f)["step"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"Checkpoint state {state_path!r} is corrupt ({type(error).__name__}: "
+                         f"{error}); restore it, or move the run folder away") from None

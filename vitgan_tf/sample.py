@@ -17,6 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from vitgan_tf.images import save_grid  # noqa: E402
+from vitgan_tf import limits  # noqa: E402
+from vitgan_tf.images import grid_shape  # noqa: E402
 from vitgan_tf.models import PRESETS, Generator, load_generator  # noqa: E402
 
 
@@ -29,8 +31,10 @@ def main(argv=None):
     parser.add_argument("--num", type=int, default=16, help="number of samples (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     args = parser.parse_args(argv)
-    if args.num <= 0:
-        parser.error(f"--num must be > 0, got {args.num}")
+    try:
+        limits.check_count("--num", args.num, 1, limits.MAX_GRID_IMAGES)
+    except ValueError as error:
+        parser.error(str(error))
     if not args.out.lower().endswith(".png"):
         parser.error(f"--out must end in .png, got {args.out!r}")
     if os.path.isdir(args.out):
@@ -39,6 +43,8 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     try:
         generator = load_generator(args.generator) if args.generator else Generator.from_preset(args.preset)
+        _, _, height, width = grid_shape(args.num, generator.image_size, generator.image_size)
+        limits.check_output_pixels(f"--num {args.num}", height, width, generator.channels)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

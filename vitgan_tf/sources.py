@@ -8,8 +8,11 @@ returns uint8 `[N, H, W, C]`.
 import gzip
 import logging
 import os
+import zlib
 
 import numpy as np
+
+from vitgan_tf.io import read_npz
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -19,8 +22,15 @@ logger = logging.getLogger(__name__)
 def read_idx_images(path):
     """Reads an IDX image file (optionally gzip) as uint8 `[N, rows, cols]`."""
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, zlib.error) as error:  # not gzip, truncated, unreadable
+        raise ValueError(f"{path!r} is not a readable IDX file ({type(error).__name__}: {error})") from None
+    if len(data) < 16:
+        raise ValueError(f"{path!r} is not an IDX image file ({len(data)} bytes, no header)")
     magic = int.from_bytes(data[0:4], "big")
     if magic != 2051:
         raise ValueError(f"{path} is not an IDX image file (magic {magic}, expected 2051)")
@@ -66,9 +76,7 @@ def load_cifar10():
 
 def load_npz(path):
     """uint8 images from a `.npz` file (`images`, `x_train` or the first array)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Dataset file not found: {path!r}")
-    with np.load(path) as archive:
+    with read_npz(path, "Dataset file") as archive:
         if not archive.files:
             raise ValueError(f"Dataset file {path!r} holds no arrays")
         key = next((k for k in ("images", "x_train") if k in archive.files), archive.files[0])

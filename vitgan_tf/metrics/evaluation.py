@@ -23,6 +23,7 @@ from vitgan_tf.metrics.distances import classifier_score_from_logits
 from vitgan_tf.metrics.distances import frechet_distance_from_statistics
 from vitgan_tf.metrics.distances import kernel_classifier_distance_and_std_from_activations
 from vitgan_tf.metrics.distances import _warn_if_singular
+from vitgan_tf.io import read_npz
 from vitgan_tf.metrics.inception import cache_dir
 
 __all__ = [
@@ -105,7 +106,7 @@ class ImageStatistics:
     @classmethod
     def load(cls, path):
         """Reads `save`'s `.npz` (or a {mu, sigma, count} file)."""
-        with np.load(path) as f:
+        with read_npz(path, "Image statistics") as f:
             mean = f["mean"] if "mean" in f.files else f["mu"]
             cov = f["covariance"] if "covariance" in f.files else f["sigma"]
             if "count" not in f.files:
@@ -185,7 +186,11 @@ def reference_statistics(dataset, split="train", image_size=None, num_samples=No
     n, size = len(images), images.shape[1]
     path = os.path.join(cache_dir(), "reference", f"{dataset}-{split}-{size}px-{n}-{FEATURES_ID}.npz")
     if cache and os.path.isfile(path):
-        cached = ImageStatistics.load(path)
+        try:
+            cached = ImageStatistics.load(path)
+        except ValueError as error:
+            raise ValueError(f"{error}. It is a cache of reference statistics: delete it and it "
+                             "is computed again") from None
         have = 0 if cached.activations is None else len(cached.activations)
         if have >= min(kid_samples, n):
             if cached.activations is not None:

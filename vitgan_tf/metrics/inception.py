@@ -45,6 +45,7 @@ import tensorflow as tf
 from keras import ops
 
 from vitgan_tf.images import quantize
+from vitgan_tf.io import read_npz
 from vitgan_tf.metrics import torchscript
 
 __all__ = [
@@ -181,7 +182,7 @@ def _checked_conversion(weights, source):
 
 
 def _load_npz(path):
-    with np.load(path) as f:
+    with read_npz(path, "Converted Inception weights") as f:
         return _checked_conversion({k: f[k] for k in f.files}, path)
 
 

@@ -190,7 +190,10 @@ class NaNGuard(keras.callbacks.Callback):
         self.model.stop_training = True
         step = current_step(self.model)
         where = "no checkpoint was written yet"
-        saved = read_state_step(os.path.join(self.checkpoint_dir, STATE_FILE)) if self.checkpoint_dir else None
+        try:
+            saved = read_state_step(os.path.join(self.checkpoint_dir, STATE_FILE)) if self.checkpoint_dir else None
+        except ValueError as error:  # the NaN is the news; a corrupt state is said, not raised
+            saved, where = None, str(error)
         if saved is not None:
             where = f"the last good checkpoint (step {saved}) is in {self.checkpoint_dir}"
         raise FloatingPointError(

@@ -26,6 +26,7 @@ from vitgan_tf.models import presets
 from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.lipschitz import LipschitzMonitor
+from vitgan_tf import limits
 from vitgan_tf import runs
 from vitgan_tf.io import check_output_folder
 from vitgan_tf.runs import RunFolder
@@ -241,6 +242,8 @@ def validate(config):
     for key in ("steps", "log_every", "sample_every"):
         if not isinstance(train[key], int) or train[key] <= 0:
             raise ValueError(f"Expected a positive integer train.{key}. Received: {train[key]!r}")
+        limits.check_count(f"train.{key}", train[key], 1, limits.MAX_STEPS)
+    limits.check_count("train.num_samples", train["num_samples"], 1, limits.MAX_GRID_IMAGES)
     minutes = train.get("train_minutes")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
                                 or not minutes > 0):
@@ -251,6 +254,8 @@ def validate(config):
     for key in ("eval_every", "eval_samples", "final_eval_samples", "eval_real_samples"):
         if not isinstance(train[key], int) or train[key] < 0:
             raise ValueError(f"Expected an integer train.{key} >= 0. Received: {train[key]!r}")
+        high = limits.MAX_STEPS if key == "eval_every" else limits.MAX_EVAL_SAMPLES
+        limits.check_count(f"train.{key}", train[key], 0, high)
     minutes = train.get("eval_every_minutes")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
                                 or not 0 < minutes <= 10**6):
@@ -276,6 +281,7 @@ def validate(config):
     batch = config["data"]["batch_size"]
     if not isinstance(batch, int) or batch <= 0:
         raise ValueError(f"Expected a positive integer data.batch_size. Received: {batch!r}")
+    limits.check_count("data.batch_size", batch, 1, limits.MAX_BATCH_SIZE)
     warmup = config["optimizer"]["warmup_steps"]
     if warmup < 0 or warmup > 10**8:
         raise ValueError(f"Expected optimizer.warmup_steps in [0, 1e8]. Received: {warmup!r}")
@@ -541,7 +547,10 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto", ex
         except (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError) as error:
             if not _is_write_failure(error):
                 raise
-            step = folder.checkpoint_step()
+            try:
+                step = folder.checkpoint_step()
+            except ValueError:  # the write failure is the news
+                step = None
             kept = f"the last good checkpoint (step {step}) is in {checkpoint_dir}" if step else \
                 "no checkpoint was written yet"
             raise RunFolderWriteError(
