@@ -18,7 +18,7 @@ from tests.layer_cases import LAYER_CASES as PUBLIC_CASES
 from tests.layer_cases import normal
 from tests.test_case import TestCase
 from vitgan_tf import layers
-from vitgan_tf.layers.utils import WindowGlorotUniform
+from vitgan_tf.layers.initializers import WindowGlorotUniform
 from vitgan_tf.metrics import inception
 from vitgan_tf.training.schedules import LinearWarmup
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tests.test_case import TestCase
 from vitgan_tf import layers
-from vitgan_tf.layers.utils import WindowGlorotUniform
+from vitgan_tf.layers.initializers import WindowGlorotUniform
 
 
 def np_layer_norm(x, eps):
@@ -621,7 +621,7 @@ class OverlappingPatchEmbeddingTest(TestCase):
             layers.OverlappingPatchEmbedding(4, 4).build((None, 10, 10, 3))
 
     def test_window_glorot_initialises_the_linear_map_of_flattened_windows(self):
-        from vitgan_tf.layers.utils import WindowGlorotUniform
+        from vitgan_tf.layers.initializers import WindowGlorotUniform
 
         kernel = WindowGlorotUniform(seed=1)((8, 8, 1, 128)).numpy()
         limit = math.sqrt(6.0 / (64 + 128))  # Dense glorot on the flattened 8x8x1 window

@@ -3,15 +3,10 @@
 import keras
 
 from vitgan_tf.layers.activations import gelu
-from vitgan_tf.layers.attention import (
-    DotProductMultiHeadAttention,
-    L2MultiHeadAttention,
-    check_equalized_lr,
-    check_spectral_norm,
-    maybe_spectral_norm,
-)
+from vitgan_tf.layers.attention import DotProductMultiHeadAttention, L2MultiHeadAttention
 from vitgan_tf.layers.modulation import SelfModulatedLayerNorm
 from vitgan_tf.layers.normalization import ExactLayerNormalization
+from vitgan_tf.layers.spectral_norm import check_equalized_lr, check_spectral_norm, maybe_spectral_norm
 from vitgan_tf.layers.utils import check_choice, check_positive_int
 
 ATTENTION_TYPES = {"l2": L2MultiHeadAttention, "dot": DotProductMultiHeadAttention}

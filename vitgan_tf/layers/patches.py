@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
-from vitgan_tf.layers.attention import check_equalized_lr, check_spectral_norm, maybe_spectral_norm
+from vitgan_tf.layers.spectral_norm import check_equalized_lr, check_spectral_norm, maybe_spectral_norm
 from vitgan_tf.layers.utils import check_positive_int, clone_initializer
+from vitgan_tf.layers import initializers  # noqa: F401  (registers WindowGlorotUniform)
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")

@@ -1,9 +1,11 @@
-"""Improved spectral normalization (ISN), ViTGAN section 4.1."""
+"""Improved spectral normalization (ISN), ViTGAN section 4.1, and the helpers that apply it."""
 
 import math
 
 import keras
 from keras import ops
+
+from vitgan_tf.layers.utils import check_choice
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
@@ -180,3 +182,38 @@ class ImprovedSpectralNormalization(keras.layers.Wrapper):
 
 def _l2_normalize(x, epsilon):
     return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))
+
+
+SPECTRAL_NORM_CHOICES = (None, "isn", "sn")
+
+
+def check_spectral_norm(spectral_norm):
+    """Returns `spectral_norm` if it is one of `SPECTRAL_NORM_CHOICES`, else raises."""
+    return check_choice("spectral_norm", spectral_norm, SPECTRAL_NORM_CHOICES)
+
+
+def check_equalized_lr(equalized_lr, spectral_norm):
+    """Returns `bool(equalized_lr)`; raises `ValueError` if it is set without a spectral norm
+    (the equalized learning rate is implemented by the spectral-norm wrapper)."""
+    if equalized_lr and spectral_norm is None:
+        raise ValueError("`equalized_lr=True` is implemented by the spectral-norm wrapper; it "
+                         "needs spectral_norm='isn' or 'sn'. Received: spectral_norm=None")
+    return bool(equalized_lr)
+
+
+def maybe_spectral_norm(layer, spectral_norm, equalized_lr=False, gain=1.0):
+    """Wraps `layer` in ISN (`"isn"`), plain SN (`"sn"`) or nothing (`None`).
+
+    `equalized_lr` and `gain` go to `ImprovedSpectralNormalization`; they
+    need a spectral norm (`ValueError` with `None`).
+    """
+    check_equalized_lr(equalized_lr, check_spectral_norm(spectral_norm))
+    if spectral_norm is None:
+        return layer
+    return ImprovedSpectralNormalization(
+        layer,
+        use_init_scale=spectral_norm == "isn",
+        equalized_lr=equalized_lr,
+        gain=gain,
+        name=f"{spectral_norm}_{layer.name}",
+    )

@@ -3,7 +3,7 @@
 import keras
 
 from vitgan_tf import layers
-from vitgan_tf.layers.attention import maybe_spectral_norm
+from vitgan_tf.layers.spectral_norm import maybe_spectral_norm
 from vitgan_tf.layers.utils import check_positive_int
 from vitgan_tf.models import presets
 
