@@ -119,24 +119,25 @@ class StepTimer(keras.callbacks.Callback):
 
 def build_gan(model, discriminator=None, gan_kwargs=None, width=1.0):
     """A compiled (XLA) ViTGAN of preset `model["preset"]` with overrides; D from a
-    `TIMED_RUNS` entry (default the paper's: L2 attention, ISN)."""
+    `TIMED_RUNS` entry (default the paper's: L2 attention, ISN). Built by the run driver's
+    own `vitgan_tf.training.config.build_gan` (backend-neutral), seed 0."""
     from recipes import get_config  # noqa: PLC0415
-    from vitgan_tf import ViTGAN  # noqa: PLC0415
-    from vitgan_tf.models import Discriminator, Generator, StyleGAN2Discriminator  # noqa: PLC0415
+    from vitgan_tf.training import config as config_lib  # noqa: PLC0415
 
     keras.utils.set_random_seed(0)
     model = dict(model)
     preset = model.pop("preset")
     spec = dict(discriminator or TIMED_RUNS["full"])
-    gan_kwargs = gan_kwargs if gan_kwargs is not None else get_config("fashion_mnist")["gan"]
-    if spec.pop("architecture") == "stylegan2":
-        shape = {k: v for k, v in model.items() if k in ("image_size", "channels")}
-        disc = StyleGAN2Discriminator.from_preset(preset, width_multiplier=width, **shape)
+    if spec["architecture"] == "stylegan2":
+        spec.update(width_multiplier=width,
+                    **{k: v for k, v in model.items() if k in ("image_size", "channels")})
     else:
-        disc = Discriminator.from_preset(preset, attention="l2", **spec, **model)
-    gan = ViTGAN(Generator.from_preset(preset, **model), disc, seed=0, **gan_kwargs)
-    gan.compile(jit_compile=True)
-    return gan
+        spec["attention"] = "l2"
+    gan_kwargs = gan_kwargs if gan_kwargs is not None else get_config("fashion_mnist")["gan"]
+    config = config_lib.merge(config_lib.base_config(), {
+        "seed": 0, "model": {"preset": preset, "shared": model, "discriminator": spec},
+        "gan": gan_kwargs, "train": {"jit_compile": True}})
+    return config_lib.build_gan(config)
 
 
 def finite(timer):

@@ -50,9 +50,6 @@ from peak import PEAK_SIZES, matmul_peak  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.models import flops  # noqa: E402
-from vitgan_tf.models.discriminator import Discriminator  # noqa: E402
-from vitgan_tf.models.generator import Generator  # noqa: E402
-from vitgan_tf.training.gan import ViTGAN  # noqa: E402
 
 COMPILE = ("eager", "function", "xla")
 PRECISIONS = {"float32": "float32", "mixed": "mixed_float16", "mixed_float16": "mixed_float16",
@@ -73,16 +70,13 @@ def recipe_config(recipe, batch, precision, overrides=()):
 
 def build(source, batch, compile_mode, precision, mode, overrides=()):
     """A compiled `ViTGAN` of `source` ("preset:NAME" or "recipe:NAME") in `mode`."""
-    kind, name = source.split(":", 1)
-    if kind == "preset":
-        gen = Generator.from_preset(name)
-        disc = Discriminator.from_preset(name)
-        gan = ViTGAN(gen, disc, seed=0, **MODES[mode])
-        gan.compile(jit_compile=compile_mode == "xla", run_eagerly=compile_mode == "eager")
-        return gan
-    from vitgan_tf.training import run  # noqa: PLC0415
+    from vitgan_tf.training import run  # noqa: PLC0415  (the run driver's own builder)
 
-    config = recipe_config(name, batch, precision, overrides)
+    kind, name = source.split(":", 1)
+    if kind == "preset":  # the preset's models with the library's default GAN settings
+        config = run.merge(run.base_config(), {"model": {"preset": name}})
+    else:
+        config = recipe_config(name, batch, precision, overrides)
     config["gan"].update(MODES[mode])
     config["train"]["jit_compile"] = compile_mode == "xla"
     gan = run.build_gan(config)

@@ -14,14 +14,14 @@ Reference:
     Xiao et al., "Fashion-MNIST", arXiv 1708.07747 (IDX format).
 """
 
-from vitgan_tf import data
+from vitgan_tf import sources
 from vitgan_tf.images import pad_to_size
 
 __all__ = ["DATASETS", "load_dataset"]
 
 
 def _fashion_mnist(split, image_size):
-    return pad_to_size(data.load_fashion_mnist(split), image_size or 32, background=0)
+    return pad_to_size(sources.load_fashion_mnist(split), image_size or 32, background=0)
 
 
 # name -> (loader(split, image_size) -> uint8 [n, h, w, c], default image size)

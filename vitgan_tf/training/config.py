@@ -1,4 +1,7 @@
-"""The run config: its schema, defaults, overrides and checks (no TensorFlow work).
+"""The run config: its schema, defaults, overrides, checks, and the GAN it builds.
+
+Backend-neutral (it runs where TensorFlow is absent, as `bench/gpu_check.py`
+on JAX); only `validate`'s check of an evaluation dataset reads the metrics.
 
 `base_config()` is every key with its default; a recipe's `get_config()` is
 merged over it (`merge`), `--set key=value` assignments go through `set_key`,
@@ -12,13 +15,13 @@ import inspect
 import json
 
 from vitgan_tf import limits
-from vitgan_tf.metrics.datasets import DATASETS as EVAL_REFERENCES
 from vitgan_tf.models import DISCRIMINATORS
 from vitgan_tf.models import presets
 from vitgan_tf.models.discriminator import Discriminator
 from vitgan_tf.models.generator import Generator
 from vitgan_tf.models.stylegan2_discriminator import StyleGAN2Discriminator
 from vitgan_tf.training.gan import ViTGAN, default_optimizer
+from vitgan_tf.training.schedules import LinearWarmup
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -39,8 +42,6 @@ NULLABLE_KEYS = ("gan.ema_decay", "gan.augment_policy", "gan.bcr_policy",
 # policy a list of op names).
 EXTRA_TYPES = {"patch_kernel_initializer": (dict,), "jit_compile": (bool,),
                "augment_policy": (list,), "bcr_policy": (list,), "augment_p": (dict,)}
-# data.source values with FID/KID reference statistics: those of vitgan_tf.metrics.datasets.
-EVAL_DATASETS = tuple(EVAL_REFERENCES)
 
 # Keys that may change when resuming a run (everything else must match).
 RESUMABLE_KEYS = ("train.steps", "train.train_minutes", "train.deterministic")
@@ -244,10 +245,12 @@ def validate(config):
                                 or not 0 < minutes <= 10**6):
         raise ValueError(f"Expected train.eval_every_minutes > 0 or null. Received: {minutes!r}")
     if train["eval_every"] or train["final_eval_samples"] or minutes:
-        if config["data"]["source"] not in EVAL_DATASETS:
+        from vitgan_tf.metrics.datasets import DATASETS  # noqa: PLC0415  (TensorFlow's side)
+
+        if config["data"]["source"] not in DATASETS:
             raise ValueError(
                 f"train.eval_every / eval_every_minutes / final_eval_samples need a real dataset with "
-                f"reference statistics {EVAL_DATASETS}; data.source is "
+                f"reference statistics {tuple(DATASETS)}; data.source is "
                 f"{config['data']['source']!r} (set both to 0)"
             )
         if train["eval_every"] and train["eval_every"] % min(train["log_every"], train["steps"]):
@@ -311,3 +314,30 @@ def comparable(config):
         section, leaf = key.split(".")
         config.get(section, {}).pop(leaf, None)
     return config
+
+
+def build_gan(config):
+    """Generator, discriminator and ViTGAN (compiled) of a resolved config."""
+    model = config["model"]
+    shared = model.get("shared", {})
+    generator = Generator.from_preset(model["preset"], **{**shared, **model.get("generator", {})})
+    d_class = discriminator_class(model)
+    d_config = {k: v for k, v in model.get("discriminator", {}).items()
+                if k in d_class.CONFIG_KEYS}
+    if d_class is Discriminator:
+        d_config = {**shared, **d_config}
+    discriminator = d_class.from_preset(model["preset"], **d_config)
+    gan = ViTGAN(generator, discriminator, seed=config["seed"], **config["gan"])
+    opt = config["optimizer"]
+    betas = dict(beta_1=opt["beta_1"], beta_2=opt["beta_2"])
+    warmup = opt.get("warmup_steps", 0)
+
+    def rate(lr):
+        return LinearWarmup(lr, warmup) if warmup else lr
+
+    gan.compile(
+        g_optimizer=default_optimizer(rate(opt["g_lr"]), name="g_adam", **betas),
+        d_optimizer=default_optimizer(rate(opt["d_lr"]), name="d_adam", **betas),
+        jit_compile=config["train"]["jit_compile"],
+    )
+    return gan

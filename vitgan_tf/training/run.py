@@ -21,17 +21,15 @@ from vitgan_tf import data as data_lib
 from vitgan_tf import runs
 from vitgan_tf.io import check_output_folder
 from vitgan_tf.lipschitz import LipschitzMonitor
-from vitgan_tf.models.discriminator import Discriminator
-from vitgan_tf.models.generator import Generator
 from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import callbacks as callbacks_lib
 # The config schema and its checks (re-exported: `run.merge`, `run.validate`, ... as before).
-from vitgan_tf.training.config import EVAL_DATASETS  # noqa: F401
 from vitgan_tf.training.config import MODEL_SECTIONS  # noqa: F401
 from vitgan_tf.training.config import POLICIES  # noqa: F401
 from vitgan_tf.training.config import RESUMABLE_KEYS  # noqa: F401
 from vitgan_tf.training.config import STRATEGIES
 from vitgan_tf.training.config import base_config
+from vitgan_tf.training.config import build_gan
 from vitgan_tf.training.config import check_keys  # noqa: F401
 from vitgan_tf.training.config import comparable
 from vitgan_tf.training.config import discriminator_class
@@ -41,8 +39,6 @@ from vitgan_tf.training.config import schedule
 from vitgan_tf.training.config import set_key  # noqa: F401
 from vitgan_tf.training.config import unused_discriminator_keys
 from vitgan_tf.training.config import validate
-from vitgan_tf.training.gan import ViTGAN, default_optimizer
-from vitgan_tf.training.schedules import LinearWarmup
 
 # Real images on which LipschitzMonitor estimates D's Jacobian norm.
 LIPSCHITZ_BATCH = 16
@@ -80,33 +76,6 @@ def is_chief():
 def task_index():
     """This process's task index in TF_CONFIG (0 without TF_CONFIG)."""
     return cluster_task()[1]
-
-
-def build_gan(config):
-    """Generator, discriminator and ViTGAN (compiled) of a resolved config."""
-    model = config["model"]
-    shared = model.get("shared", {})
-    generator = Generator.from_preset(model["preset"], **{**shared, **model.get("generator", {})})
-    d_class = discriminator_class(model)
-    d_config = {k: v for k, v in model.get("discriminator", {}).items()
-                if k in d_class.CONFIG_KEYS}
-    if d_class is Discriminator:
-        d_config = {**shared, **d_config}
-    discriminator = d_class.from_preset(model["preset"], **d_config)
-    gan = ViTGAN(generator, discriminator, seed=config["seed"], **config["gan"])
-    opt = config["optimizer"]
-    betas = dict(beta_1=opt["beta_1"], beta_2=opt["beta_2"])
-    warmup = opt.get("warmup_steps", 0)
-
-    def rate(lr):
-        return LinearWarmup(lr, warmup) if warmup else lr
-
-    gan.compile(
-        g_optimizer=default_optimizer(rate(opt["g_lr"]), name="g_adam", **betas),
-        d_optimizer=default_optimizer(rate(opt["d_lr"]), name="d_adam", **betas),
-        jit_compile=config["train"]["jit_compile"],
-    )
-    return gan
 
 
 def check_out_dir(out_dir, config):
