@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from vitgan_tf import data  # noqa: E402
-from vitgan_tf.lipschitz import LipschitzMonitor  # noqa: E402
+from vitgan_tf.training.callbacks import LipschitzMonitor  # noqa: E402
 from vitgan_tf.training import run  # noqa: E402
 
 

@@ -462,7 +462,7 @@ def run_variant(key, config, settings, real, extractor, lipschitz_images, out, r
     Fills and returns `record`.
     """
     from vitgan_tf.images import save_grid  # noqa: PLC0415
-    from vitgan_tf.lipschitz import LipschitzMonitor  # noqa: PLC0415
+    from vitgan_tf.training.callbacks import LipschitzMonitor  # noqa: PLC0415
     from vitgan_tf.metrics.evaluation import generator_batches  # noqa: PLC0415
     from vitgan_tf.training import callbacks, run  # noqa: PLC0415
 

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from vitgan_tf import evaluate
-from vitgan_tf.metrics import callback as callback_lib
+from vitgan_tf.training import callbacks as callback_lib
 from vitgan_tf.metrics import classifiers
 from vitgan_tf import data
 from vitgan_tf.metrics import datasets

@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_case import TestCase
-from vitgan_tf.lipschitz import LipschitzMonitor, class_token_parts, jacobian_norm
+from vitgan_tf.lipschitz import class_token_parts, jacobian_norm
+from vitgan_tf.training.callbacks import LipschitzMonitor
 from vitgan_tf.models import Discriminator
 
 
@@ -104,7 +105,7 @@ class ClassTokenPartsTest(TestCase):
             class_token_parts(disc, x[:1])
 
     def test_diagnose_cli_names_a_missing_run(self):
-        from recipes import diagnose_d
+        from vitgan_tf import diagnose_d
 
         missing = os.path.join(self.get_temp_dir(), "no_run")
         stderr = io.StringIO()

@@ -17,7 +17,8 @@ import tensorflow as tf
 import vitgan_tf  # noqa: F401  (registers the serializables for load_model)
 from tests.test_case import TestCase
 from vitgan_tf import data as data_lib
-from vitgan_tf.lipschitz import LipschitzMonitor, jacobian_norm
+from vitgan_tf.lipschitz import jacobian_norm
+from vitgan_tf.training.callbacks import LipschitzMonitor
 from vitgan_tf.models import Discriminator, Generator
 from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import ViTGAN, augment, callbacks, losses, run

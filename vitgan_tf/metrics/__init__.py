@@ -22,4 +22,13 @@ from vitgan_tf.metrics.evaluation import collect_statistics
 from vitgan_tf.metrics.evaluation import compute_metrics
 from vitgan_tf.metrics.evaluation import metric_name
 from vitgan_tf.metrics.evaluation import reference_statistics
-from vitgan_tf.metrics.callback import FIDCallback
+
+
+def __getattr__(name):
+    # `FIDCallback` lives with the other training callbacks (it imports this package, so it is
+    # read on first use): vitgan_tf.training.callbacks.FIDCallback.
+    if name == "FIDCallback":
+        from vitgan_tf.training.callbacks import FIDCallback  # noqa: PLC0415
+
+        return FIDCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

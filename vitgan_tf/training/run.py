@@ -20,7 +20,6 @@ import tensorflow as tf
 from vitgan_tf import data as data_lib
 from vitgan_tf import runs
 from vitgan_tf.io import check_output_folder
-from vitgan_tf.lipschitz import LipschitzMonitor
 from vitgan_tf.runs import RunFolder
 from vitgan_tf.training import callbacks as callbacks_lib
 # The config schema and its checks (re-exported: `run.merge`, `run.validate`, ... as before).
@@ -252,7 +251,7 @@ def _run_callbacks(config, folder, backup_dir, timer, chief, start_step, model_s
         fixed_batch = next(iter(data_lib.make_dataset(  # the same batch after a resume
             config["data"]["source"], model_shape[0], model_shape[1], LIPSCHITZ_BATCH,
             seed=config["seed"])))
-        run_callbacks.append(LipschitzMonitor(
+        run_callbacks.append(callbacks_lib.LipschitzMonitor(
             fixed_batch, every_n_steps=lipschitz_every, log_dir=folder.lipschitz_log_dir))
     # Before the JSONL and TensorBoard writers, which then record the results.
     run_callbacks += evaluation_callbacks(config, start_step, timer,
@@ -296,7 +295,6 @@ def evaluation_callbacks(config, start_step, timer=None, offset_seconds=0.0, ext
     images (statistics cached, see `vitgan_tf.metrics.reference_statistics`),
     with `extractor` (default: one `InceptionFeatureExtractor` for both).
     """
-    from vitgan_tf.metrics.callback import FIDCallback  # noqa: PLC0415 (imports the metrics only when used)
     from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
 
     train_cfg = config["train"]
@@ -317,12 +315,12 @@ def evaluation_callbacks(config, start_step, timer=None, offset_seconds=0.0, ext
         if minutes:
             schedule = callbacks_lib.TrainTimeSchedule(
                 timer, minutes, min(train_cfg["log_every"], steps), offset_seconds=offset_seconds)
-        out.append(FIDCallback(every_n_steps=every or steps + 1, num_samples=samples,
+        out.append(callbacks_lib.FIDCallback(every_n_steps=every or steps + 1, num_samples=samples,
                                kid_samples=samples, final_trigger=schedule, **common))
     if final:
         curve = train_cfg["eval_every"] or train_cfg.get("eval_every_minutes")
         kid = min(train_cfg["eval_samples"], final) if curve else 0
         trigger = (lambda: timer.exhausted) if timer is not None else None
-        out.append(FIDCallback(every_n_steps=steps, num_samples=final, kid_samples=kid,
+        out.append(callbacks_lib.FIDCallback(every_n_steps=steps, num_samples=final, kid_samples=kid,
                                final_trigger=trigger, **common))
     return out

@@ -1,6 +1,6 @@
 """Why is D flat? The discriminator of a run folder, measured on real images.
 
-    python -m recipes.diagnose_d runs/fashion_mnist [--images 256] [--json out.json]
+    python -m vitgan_tf.diagnose_d runs/fashion_mnist [--images 256] [--json out.json]
 
 Loads `checkpoints/discriminator.keras` (safe_mode) and the run's data source
 from `config.json`, and prints, on the first `--images` real training images:
@@ -47,7 +47,7 @@ def diagnose(run_dir, num_images=256):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m recipes.diagnose_d",
+    parser = argparse.ArgumentParser(prog="python -m vitgan_tf.diagnose_d",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("run", help="training run folder")
     parser.add_argument("--images", type=int, default=256, help="real images (default 256)")
