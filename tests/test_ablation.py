@@ -1,4 +1,4 @@
-"""recipes/ablation.py: its switches change the model, smoke runs (seeds, summary, resume), bad input;
+"""recipes/ablation/: its switches change the model, smoke runs (seeds, summary, resume), bad input;
 `TrainTimeBudget`."""
 
 import contextlib
@@ -373,7 +373,7 @@ class AblationScriptTest(TestCase):
         def crash(key, *args, **kwargs):
             raise RuntimeError(f"simulated crash of {key}")
 
-        with mock.patch.object(ablation, "run_variant", crash):
+        with mock.patch.object(ablation.runner, "run_variant", crash):
             code, err = run_main(["--smoke", "--out", out, "--resume", "--variants",
                                   "full,no_diffaugment,no_bcr", "--seeds", "0,1"], pooled_pixels)
         self.assertEqual(code, 1)
@@ -469,7 +469,7 @@ class AblationScriptTest(TestCase):
         before = read_results(out)
         here = ablation.cpu_signature()
         argv = ["--smoke", "--out", out, "--resume", "--variants", "no_diffaugment", "--seeds", "0,1"]
-        with mock.patch.object(ablation, "cpu_signature", lambda: OTHER_CPU):
+        with mock.patch.object(ablation.runner, "cpu_signature", lambda: OTHER_CPU):
             code, err = run_main(argv, pooled_pixels)
             self.assertEqual(code, 2)
             self.assertEqual(len(err.strip().splitlines()), 1, err)
