@@ -558,7 +558,7 @@ class BadInputTest(TestCase):
         self.assertEqual((code, "Unknown config key 'gan.nope'" in err), (2, True), err)
         code, err = run_main(["--smoke", "--out", self.get_temp_dir(), "--minutes", "0"])
         self.assertEqual(code, 2)
-        self.assertIn("--minutes > 0. Received: 0.0", err)
+        self.assertIn("Expected --minutes in (0, 100000]. Received: 0.0", err)
         code, err = run_main(["--smoke", "--out", self.get_temp_dir(), "--set", "data.source=synthetic"],
                              pooled_pixels)
         self.assertEqual(code, 2)
