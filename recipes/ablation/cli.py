@@ -85,6 +85,7 @@ def parse_args(argv=None):
                              "(marked mixed_cpus; their training-time budgets are not comparable)")
     return parser.parse_args(argv)
 
+
 def check_out(out, overwrite=False, resume=False):
     """Checks `--out` before anything is written; returns the results to resume or None."""
     from vitgan_tf.io import check_output_folder  # noqa: PLC0415
@@ -104,6 +105,7 @@ def check_out(out, overwrite=False, resume=False):
     raise FileExistsError(f"{path} exists: pass --resume to finish its runs, --overwrite "
                           "to replace it, or choose another --out")
 
+
 def write_outputs(out, results):
     """Updates the summary, then writes results.json, ablation.md and the plots, each atomically."""
     from vitgan_tf.training.callbacks import atomic_write_text  # noqa: PLC0415
@@ -116,6 +118,7 @@ def write_outputs(out, results):
     plot_kid_by_variant(results, os.path.join(out, KID_PLOT))
     plot(results, os.path.join(out, PLOT))
     plot_discriminator(results, os.path.join(out, D_PLOT))
+
 
 def main(argv=None, extractor=None):
     """Runs the ablation; returns 0 (all done), 1 (a run failed) or 2 (bad input).
@@ -208,6 +211,7 @@ def main(argv=None, extractor=None):
     failed = [k for k, r in results["runs"].items() if r.get("status") != "done"]
     print(f"wrote {os.path.join(args.out, TABLE)}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

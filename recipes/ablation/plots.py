@@ -17,6 +17,7 @@ def _pyplot():
 
     return plt
 
+
 def _save_png(fig, path):
     """Writes `fig` to `path` as PNG, atomically, and closes it."""
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -26,17 +27,21 @@ def _save_png(fig, path):
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"), suffix=".png")
     plt.close(fig)
 
+
 LINESTYLES = ("-", "--", ":", "-.")
+
 
 def _color(plt, variant):
     """The colour of `variant` in every plot."""
     return plt.get_cmap("tab10")(list(VARIANTS).index(variant) % 10)
+
 
 def _style(plt, results, record):
     """Line style of a run (its line is labelled `variant/seedN`): colour per variant, dash per seed."""
     seeds = sorted({r["seed"] for r in results["runs"].values()})
     return {"color": _color(plt, record["variant"]),
             "linestyle": LINESTYLES[seeds.index(record["seed"]) % len(LINESTYLES)]}
+
 
 def _run_legend(plt, fig, results, extra=()):
     """One figure legend right of the axes: a colour per variant, a dash per seed, then `extra`."""
@@ -51,6 +56,7 @@ def _run_legend(plt, fig, results, extra=()):
     handles += list(extra)
     if handles:
         fig.legend(handles=handles, loc="center right", fontsize="small")
+
 
 def plot(results, path):
     """kid_vs_time.png: KID x1000 against training minutes and images seen, one line per run."""
@@ -74,6 +80,7 @@ def plot(results, path):
                  f"(last point {s['kid_samples']}) generated images")
     fig.tight_layout(rect=(0, 0, 0.84, 1))
     _save_png(fig, path)
+
 
 def plot_discriminator(results, path):
     """d_vs_time.png: D's loss and Lipschitz estimate against training minutes, one line per run."""
@@ -101,6 +108,7 @@ def plot_discriminator(results, path):
     fig.suptitle(f"ViTGAN ablation, {RECIPE}: the discriminator over training")
     fig.tight_layout(rect=(0, 0, 0.84, 1))
     _save_png(fig, path)
+
 
 def plot_kid_by_variant(results, path):
     """kid_by_variant.png: mean final KID x1000 +- std per variant (best first), seeds as dots."""

@@ -10,21 +10,28 @@ from .variants import RECIPE, VARIANTS
 
 RESULTS = "results.json"
 
+
 TABLE = "ablation.md"
+
 
 PLOT = "kid_vs_time.png"
 
+
 D_PLOT = "d_vs_time.png"
 
+
 KID_PLOT = "kid_by_variant.png"
+
 
 def run_signature(record):
     """The cpu_signature of a run's record ("unknown" if it has none)."""
     return (record.get("machine") or {}).get("cpu_signature", "unknown")
 
+
 def finished_runs(results):
     """{key: record} of the finished runs of `results`, in their order."""
     return {k: r for k, r in results.get("runs", {}).items() if r.get("status") == "done"}
+
 
 def _stats(values):
     """{"mean", "std", "n"} of the non-None values; std with ddof=1, None below 2 values."""
@@ -33,10 +40,12 @@ def _stats(values):
     return {"mean": float(np.mean(values)) if n else None,
             "std": float(np.std(values, ddof=1)) if n >= 2 else None, "n": n}
 
+
 def _kid_order(item):
     """Sort key of a (variant, summary) item: mean KID x1000, missing or NaN last."""
     mean = item[1]["kid_x1000"]["mean"]
     return (mean is None or math.isnan(mean), mean if mean is not None else 0.0)
+
 
 def summarize(results):
     """results["summary"]: per variant, mean and std of its finished runs' finals, best KID first."""
@@ -56,6 +65,7 @@ def summarize(results):
             "steps": _stats(r["steps"] for r in mine),
         }
     return dict(sorted(summary.items(), key=_kid_order))
+
 
 def compare_to_best(summary):
     """results["best"]: the variant of lowest mean KID x1000, and whether `full` is within one std.
@@ -81,6 +91,7 @@ def compare_to_best(summary):
                                               <= max(stds))
     return out
 
+
 def cpu_groups(results):
     """{cpu_signature: [run keys]} of the finished runs."""
     groups = {}
@@ -88,12 +99,15 @@ def cpu_groups(results):
         groups.setdefault(run_signature(record), []).append(key)
     return groups
 
+
 def _fmt(value, spec):
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
 
 def _pm(stats, spec):
     """`"mean +- std"` of a `_stats` dict (n/a where missing)."""
     return f"{_fmt(stats['mean'], spec)} +- {_fmt(stats['std'], spec)}"
+
 
 def best_line(results):
     """The sentence naming the best variant and whether `full` is within one std of it."""
@@ -117,6 +131,7 @@ def best_line(results):
     return line + (f"`full` ({_pm(f, '.2f')}) is within one std: {verdict} "
                    f"({f['mean']:.2f} - {bk['mean']:.2f} = {f['mean'] - bk['mean']:.2f} vs "
                    f"{max(stds):.2f}).")
+
 
 def markdown(results):
     """ablation.md: the per-variant summary, the per-run table, the command and the machine."""
@@ -176,6 +191,7 @@ def markdown(results):
               + "; ".join(f"`{sig}`" for sig in groups) + ".", ""]
     return "\n".join(lines)
 
+
 def resume_error(previous, comparable, path):
     """Why `previous` (a results.json) cannot be resumed with `comparable`, or None."""
     if "runs" not in previous:
@@ -185,6 +201,7 @@ def resume_error(previous, comparable, path):
         return (f"--resume: {path} was made with other settings or another config; rerun with "
                 "the same options (--variants and --seeds may differ), or use --overwrite")
     return None
+
 
 def cpu_mismatch(previous, signature, path):
     """Why the finished runs of `previous` are not comparable with runs on `signature`, or None."""

@@ -10,7 +10,9 @@ from .report import _fmt
 
 NUM_GRID_SAMPLES = 64
 
+
 LIPSCHITZ_DATA_SEED = 0  # the Lipschitz batch is the same for every run, whatever its seed
+
 
 def image_shape(config):
     """(image_size, channels) of the config's models."""
@@ -22,6 +24,7 @@ def image_shape(config):
     shape = presets.resolve(model["preset"], keys, {k: v for k, v in overrides.items() if k in keys})
     return shape["image_size"], shape["channels"]
 
+
 def real_batch(config, count=None, seed=LIPSCHITZ_DATA_SEED):
     """The first `count` training images of the config's data (float32 in [-1, 1])."""
     from vitgan_tf import data as data_lib  # noqa: PLC0415
@@ -31,6 +34,7 @@ def real_batch(config, count=None, seed=LIPSCHITZ_DATA_SEED):
     size, channels = image_shape(config)
     dataset = data_lib.make_dataset(config["data"]["source"], size, channels, count, seed=seed)
     return next(iter(dataset)).numpy()
+
 
 def reference_dataset(config):
     """The config's data source, checked to have real images for the metrics."""
@@ -42,6 +46,7 @@ def reference_dataset(config):
                          f"Choices: {sorted(datasets.DATASETS)}")
     return source
 
+
 def reference(config, settings, extractor, cache):
     """Real-train Inception statistics (cached when `cache`), shared by every run."""
     from vitgan_tf.metrics import evaluation  # noqa: PLC0415
@@ -51,16 +56,13 @@ def reference(config, settings, extractor, cache):
         kid_samples=settings["kid_samples"], extractor=extractor, cache=cache,
     )
 
+
 def evaluate(generator, real, extractor, num_samples, kid_samples, seed):
     """KID x1000 (+ std) on `kid_samples` and FID on `num_samples` images of `generator`."""
     from vitgan_tf.metrics import evaluation  # noqa: PLC0415
 
     start = time.perf_counter()
-    fake = evaluation.collect_statistics(
-        evaluation.generator_batches(generator, num_samples, 50, seed), extractor,
-        num_samples, kid_samples=kid_samples, progress=False,
-    )
-    metrics = evaluation.compute_metrics(real, fake, ("fid", "kid"))
+    metrics = evaluation.evaluate_generator(generator, real, extractor, num_samples, kid_samples, seed)
     kid = evaluation.metric_name("kid", kid_samples)
     return {
         "kid_x1000": 1000.0 * metrics[kid], "kid_std_x1000": 1000.0 * metrics[f"{kid}_std"],
@@ -68,6 +70,7 @@ def evaluate(generator, real, extractor, num_samples, kid_samples, seed):
         "kid_samples": kid_samples, "fid_samples": num_samples, "metrics": metrics,
         "eval_seconds": round(time.perf_counter() - start, 2),
     }
+
 
 def make_recorder(name, budget, batch_size, eval_every_seconds, evaluate_fn, record):
     """A `VariantRecorder` (defined lazily: it subclasses a Keras callback)."""
@@ -125,13 +128,16 @@ def make_recorder(name, budget, batch_size, eval_every_seconds, evaluate_fn, rec
 
     return VariantRecorder()
 
+
 def run_dir_of(out, variant, seed):
     """`out/runs/{variant}/seed{seed}`: the run folder of `recipes.train`."""
     return os.path.join(out, "runs", variant, f"seed{seed}")
 
+
 def grid_name(variant, seed):
     """`samples_{variant}_seed{seed}.png`: one run's grid in the ablation folder."""
     return f"samples_{variant}_seed{seed}.png"
+
 
 def logit_gap(losses):
     """d_real - d_fake of the last logged losses record, or None."""
@@ -139,6 +145,7 @@ def logit_gap(losses):
     if "d_real" not in last or "d_fake" not in last:
         return None
     return last["d_real"] - last["d_fake"]
+
 
 def run_variant(key, config, settings, real, extractor, lipschitz_images, out, record):
     """Trains run `key` (record's variant and seed) for the budget and evaluates it.
@@ -197,12 +204,14 @@ def run_variant(key, config, settings, real, extractor, lipschitz_images, out, r
           f"{final['fid']:.1f} ({record['wall_seconds'] / 60:.1f} min wall)", flush=True)
     return record
 
+
 def cpu_signature():
     """This CPU's `vitgan_tf.machine.cpu_signature`: runs with a training-time budget are
     comparable only on CPUs with one signature."""
     from vitgan_tf import machine  # noqa: PLC0415
 
     return machine.cpu_signature()
+
 
 def machine_info():
     """CPU, its `cpu_signature`, core count and library versions of this machine."""

@@ -5,12 +5,15 @@ import math
 
 RECIPE = "fashion_mnist"
 
+
 DEFAULT_SEEDS = "0,1,2"
+
 
 MIN_KID_SAMPLES = 2000
 
 # train.steps is only an upper bound: the time budget stops training.
 MAX_EPOCHS = 10**6
+
 
 MAX_MINUTES = 10**5  # of --minutes and --eval-every-minutes (69 days)
 
@@ -33,6 +36,7 @@ VARIANTS = {
                                             "width_multiplier": 0.25}}}),
 }
 
+
 DEFAULTS = {"minutes": 20.0, "eval_every_minutes": 5.0, "kid_samples": MIN_KID_SAMPLES,
             "fid_samples": MIN_KID_SAMPLES, "curve_samples": 1000, "real_samples": 10000,
             "lipschitz_iterations": 10}
@@ -42,12 +46,14 @@ SMOKE_DEFAULTS = {"minutes": 0.1, "eval_every_minutes": 0.05, "kid_samples": 48,
                   "fid_samples": 48, "curve_samples": 24, "real_samples": 96,
                   "lipschitz_iterations": 1}
 
+
 SMOKE_SETS = (
     "model.shared.depth=1", "model.shared.hidden_dim=32", "model.shared.mlp_dim=64",
     "model.shared.num_heads=2", "model.generator.z_dim=16", "model.generator.mapping_layers=1",
     "model.generator.decoder_dim=16", "model.generator.fourier_dim=16",
     "data.batch_size=8", "train.log_every=5", "train.num_samples=16",
 )
+
 
 def parse_variants(text):
     """`"full,no_bcr"` -> ["full", "no_bcr"] (order kept, duplicates dropped)."""
@@ -59,6 +65,7 @@ def parse_variants(text):
             raise ValueError(f"Unknown variant {name!r} in --variants {text!r}. "
                              f"Choices: {','.join(VARIANTS)}")
     return list(dict.fromkeys(names))
+
 
 def parse_seeds(text):
     """`"0,1,2"` -> [0, 1, 2] (order kept, duplicates dropped); ints >= 0."""
@@ -76,13 +83,16 @@ def parse_seeds(text):
         seeds.append(seed)
     return list(dict.fromkeys(seeds))
 
+
 def run_key(variant, seed):
     """The key of one run in results["runs"]: `"full/seed0"`."""
     return f"{variant}/seed{seed}"
 
+
 def plan_runs(names, seeds):
     """[(variant, seed)] seed-major: every variant for the first seed, then the next seed."""
     return [(name, seed) for seed in seeds for name in names]
+
 
 def resolve_settings(args):
     """The evaluation / budget settings of the parsed arguments (checked)."""
@@ -116,6 +126,7 @@ def resolve_settings(args):
                          f"Received: {settings['curve_samples']}")
     return settings
 
+
 def resolve_config(args):
     """The shared config: the recipe's with --smoke and --set applied, without "seed".
 
@@ -134,6 +145,7 @@ def resolve_config(args):
     config = resolve_recipe(RECIPE, sets=sets)
     config.pop("seed")
     return config
+
 
 def variant_config(config, name, seed):
     """The config of run (`name`, `seed`): `config` with variant `name`'s overrides and `seed`.

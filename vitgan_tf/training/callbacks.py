@@ -19,9 +19,7 @@ import tensorflow as tf
 
 from vitgan_tf.images import make_grid, save_png, to_uint8
 from vitgan_tf.lipschitz import jacobian_norm
-from vitgan_tf.metrics.evaluation import collect_statistics
-from vitgan_tf.metrics.evaluation import compute_metrics
-from vitgan_tf.metrics.evaluation import generator_batches
+from vitgan_tf.metrics.evaluation import evaluate_generator
 from vitgan_tf.metrics.evaluation import reference_statistics
 from vitgan_tf.io import atomic_write, atomic_write_text
 from vitgan_tf.runs import STATE_FILE, read_state_step, samples_name
@@ -485,12 +483,8 @@ class FIDCallback(keras.callbacks.Callback):
                 kid_samples=self.kid_samples, extractor=self.extractor, batch_size=self.batch_size,
                 progress=progress,
             )
-        fake = collect_statistics(
-            generator_batches(gen, self.num_samples, self.batch_size, self.seed), self.extractor,
-            self.num_samples, kid_samples=self.kid_samples, progress=progress, label="generated",
-        )
-        wanted = ("fid", "kid") if self.kid_samples else ("fid",)
-        results = compute_metrics(self._reference, fake, wanted)
+        results = evaluate_generator(gen, self._reference, self.extractor, self.num_samples,
+                                     self.kid_samples, self.seed, self.batch_size, progress)
         # KID's std is undefined (NaN) with a single block of samples: not logged, so
         # that it cannot trip `NaNGuard` or block `Checkpoint`.
         return {k: v for k, v in results.items() if not (k.endswith("_std") and not math.isfinite(v))}
