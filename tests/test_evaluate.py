@@ -295,6 +295,30 @@ def test_fid_callback_logs_named_metrics(tiny_dataset, extractor):
         callback_lib.FIDCallback("tiny", num_samples=10, kid_samples=11)
 
 
+def test_fid_callback_caches_only_inception_statistics(tiny_dataset):
+    """A stand-in extractor's reference features never land in the Inception cache."""
+    from tests.test_ablation import pooled_pixels as extractor
+
+    reference = tiny_dataset / "cache" / "reference"
+
+    def fit(**kwargs):
+        gan = _ToyGAN(StandInGenerator())
+        gan.compile(optimizer="sgd", loss="mse")
+        cb = callback_lib.FIDCallback("tiny", every_n_steps=1, num_samples=4, kid_samples=0,
+                                      real_samples=8, extractor=extractor, verbose=0, **kwargs)
+        x = np.zeros((2, 2), np.float32)
+        gan.fit(x, x[:, :1], batch_size=2, epochs=1, callbacks=[cb], verbose=0)
+        return cb.history[-1][1]["fid4"]
+
+    fit()
+    assert not reference.exists() or not list(reference.iterdir())
+    fit(cache=True)  # asked for: the stand-in's statistics are cached
+    assert [p.name for p in reference.iterdir()] == ["tiny-train-32px-8-inception-2015-12-05.npz"]
+    cached = evaluation.ImageStatistics.load(str(next(reference.iterdir())))
+    fresh = evaluation.reference_statistics("tiny", num_samples=8, extractor=extractor, cache=False)
+    np.testing.assert_allclose(cached.stats.mean, fresh.stats.mean, rtol=1e-6)
+
+
 def test_fid_callback_needs_ema_generator(tiny_dataset, extractor):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

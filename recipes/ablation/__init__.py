@@ -8,10 +8,13 @@
 
 Every run trains the `fashion_mnist` recipe (recipes/fashion_mnist.py,
 with `BASELINE`'s ISN and EMA decay 0.995, plus `--set` overrides) with the
-same data and model size for the same budget of TRAINING time (`--minutes`):
-time spent in training steps, counted by
-`vitgan_tf.training.callbacks.TrainTimeBudget`; evaluations, Lipschitz
-estimates and epoch-end checkpoints are not counted. A run is one
+same data and model size for the same budget of TRAINING time (`--minutes`),
+through `run.train`, the code of `python -m recipes.train`: its
+`train.train_minutes` budget (time spent in training steps; evaluations,
+Lipschitz estimates and epoch-end checkpoints are not counted), its
+`FIDCallback`s on a training-time schedule and its Lipschitz monitor, all
+logged into the run folder's `metrics.jsonl`, from which the ablation reads
+each run's curves. A run is one
 (variant, seed) pair of `--variants` x `--seeds` (default seeds 0,1,2;
 `--seed N` is an alias of `--seeds N`; the seed is the config's `seed`, so
 `--set seed=...` is refused); runs go seed-major (every variant for the
@@ -63,15 +66,9 @@ train on another CPU than the finished runs is refused unless
 `--allow-other-cpu` (then results.json has `"mixed_cpus": true` and
 ablation.md a warning).
 
-Hardware: 2 CPU cores. Wall time, measured with the defaults on a quiet
-machine: Inception runs at ~21 images/s (10k reference images took 8 min;
-they are cached after the first run), so a run takes 20 min training +
-3 x ~1 min (curve) + ~1.7 min (final, 2000 images) + ~1 min (start, tracing,
-Lipschitz estimates) ~= 26 min: about 2.6 hours per seed of the six
-variants, 7.8 hours for the default three seeds (in pieces: `--resume`).
-`--eval-every-minutes 10` saves ~2 min per run. With `--minutes 5` (one
-evaluation, at the end) a run took 6.6-7.1 min of wall time on an AMD EPYC
-Zen 5: 15 runs in about 1.7 hours.
+Wall time: 20 min of training plus the evaluations, about 26 min per run
+with the defaults (docs/quality.md, "The ablation command", has the
+measurements).
 
 Package layout: `variants` (the arms, settings and each run's config),
 `runner` (one run), `report` (statistics, `results.json`'s summary,
@@ -84,8 +81,8 @@ from .report import (
     finished_runs, markdown, resume_error, run_signature, summarize,
 )
 from .runner import (
-    LIPSCHITZ_DATA_SEED, NUM_GRID_SAMPLES, cpu_signature, evaluate, grid_name, image_shape,
-    logit_gap, machine_info, real_batch, reference, reference_dataset, run_dir_of, run_variant,
+    NUM_GRID_SAMPLES, cpu_signature, curves, evaluation_point, grid_name, image_shape, logit_gap,
+    machine_info, reference, reference_dataset, run_dir_of, run_variant,
 )
 from .variants import (
     BASELINE, DEFAULT_SEEDS, DEFAULTS, MAX_EPOCHS, MAX_MINUTES, MIN_KID_SAMPLES, RECIPE,

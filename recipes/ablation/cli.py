@@ -28,7 +28,7 @@ from .report import (
     summarize,
 )
 from . import runner
-from .runner import real_batch, reference, reference_dataset
+from .runner import reference, reference_dataset
 from .variants import (
     DEFAULT_SEEDS,
     MIN_KID_SAMPLES,
@@ -185,8 +185,7 @@ def main(argv=None, extractor=None):
 
             extractor = InceptionFeatureExtractor()
         try:
-            real = reference(config, settings, extractor, cache)
-            lipschitz_images = real_batch(config)
+            reference(config, settings, extractor, cache)
         except (ValueError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -195,12 +194,11 @@ def main(argv=None, extractor=None):
         print(f"=== run {index + 1}/{len(todo)}: {key} ({VARIANTS[name][0]})", flush=True)
         record = {"status": "running", "variant": name, "seed": seed,
                   "description": VARIANTS[name][0], "overrides": VARIANTS[name][1],
-                  "config": variant_config(config, name, seed), "machine": machine,
+                  "config": variant_config(config, name, seed, settings), "machine": machine,
                   "curve": [], "losses": [], "lipschitz": []}
         results["runs"][key] = record
         try:
-            runner.run_variant(key, record["config"], settings, real, extractor, lipschitz_images,
-                        args.out, record)
+            runner.run_variant(key, record["config"], settings, extractor, args.out, record)
         except Exception as error:  # noqa: BLE001 - one run's crash must not stop the others
             record.update(status="failed", error=f"{type(error).__name__}: {error}",
                           traceback=traceback.format_exc())

@@ -138,7 +138,7 @@ def resolve_config(args):
     for assignment in args.set:
         if assignment.split("=", 1)[0].strip() == "seed":
             raise ValueError(f"--set {assignment!r}: the ablation's seeds come from --seeds")
-    # This script evaluates on its own time schedule, not the run's step schedule.
+    # The runs evaluate on a training-time schedule (`variant_config`), not on steps.
     sets = ["train.eval_every=0", "train.final_eval_samples=0"]
     sets += list(SMOKE_SETS if args.smoke else ())
     sets += args.set
@@ -147,10 +147,15 @@ def resolve_config(args):
     return config
 
 
-def variant_config(config, name, seed):
+def variant_config(config, name, seed, settings=None):
     """The config of run (`name`, `seed`): `config` with variant `name`'s overrides and `seed`.
 
-    Training runs until the time budget stops it.
+    `run.train` runs it with the budget and evaluations of `settings`
+    (default `DEFAULTS`): `train.train_minutes` stops training (`train.steps`
+    is only an upper bound); FID and KID on `curve_samples` every
+    `eval_every_minutes` of training time, then FID on `fid_samples` and KID
+    on `kid_samples` when the budget is spent, against `real_samples` real
+    images; D's Lipschitz estimate every `log_every` steps.
     """
     from vitgan_tf.training import run  # noqa: PLC0415
 
@@ -158,10 +163,15 @@ def variant_config(config, name, seed):
         raise ValueError(f"Unknown variant {name!r}. Choices: {list(VARIANTS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"Expected a seed int >= 0. Received: seed={seed!r}")
+    settings = DEFAULTS if settings is None else settings
     config = run.merge(run.merge(config, BASELINE), VARIANTS[name][1])
     config["seed"] = seed
-    config["train"]["steps"] = MAX_EPOCHS * config["train"]["log_every"]
-    config["train"]["train_minutes"] = None  # the ablation's own --minutes budget stops it
-    config["train"]["eval_every"] = config["train"]["final_eval_samples"] = 0  # see resolve_config
-    config["train"]["lipschitz_every"] = 0  # run_variant adds its own monitor (it keeps the curve)
+    train = config["train"]
+    train.update({
+        "steps": MAX_EPOCHS * train["log_every"], "train_minutes": settings["minutes"],
+        "eval_every": 0, "eval_every_minutes": settings["eval_every_minutes"],
+        "eval_samples": settings["curve_samples"], "final_eval_samples": settings["fid_samples"],
+        "final_kid_samples": settings["kid_samples"], "eval_real_samples": settings["real_samples"],
+        "lipschitz_every": None, "lipschitz_iterations": settings["lipschitz_iterations"],
+    })
     return config

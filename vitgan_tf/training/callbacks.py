@@ -330,10 +330,9 @@ class LipschitzMonitor(keras.callbacks.Callback):
         images: `[B, H, W, C]` float array in [-1, 1], the fixed batch
             (e.g. 16 real images).
         every_n_steps: int, default 200. With 10 iterations the estimate
-            costs about 20 discriminator forward+backward passes on B images:
-            in the fashion_mnist recipe (B = 16) 84 ms against 66 ms per
-            training step, 1.3% of training time every 100 steps on a 2-vCPU
-            AMD EPYC Zen 5 (`python bench/lipschitz_cost.py`).
+            costs about 20 discriminator forward+backward passes on B images
+            (its cost against a training step: `python bench/lipschitz_cost.py`,
+            figures in docs/performance.md).
         num_iterations: int, default 10. Power-iteration steps.
         log_dir: str, default None. TensorBoard folder for a `lipschitz_d`
             scalar.
@@ -422,6 +421,10 @@ class FIDCallback(keras.callbacks.Callback):
         final_trigger: callable returning bool, or None. Also evaluate at a
             batch end where it returns True (e.g. a training-time budget that
             has just stopped the run: `lambda: budget.exhausted`).
+        cache: bool or None, default None. Read / write the cached reference
+            statistics; None: only with the Inception network (`extractor`
+            None or an `InceptionFeatureExtractor`), so that a stand-in's
+            features never pass for Inception's.
 
     Example:
     >>> gan.fit(ds, callbacks=[FIDCallback("fashion_mnist", every_n_steps=2000,
@@ -433,7 +436,7 @@ class FIDCallback(keras.callbacks.Callback):
 
     def __init__(self, dataset, split="train", every_n_steps=5000, num_samples=10000,
                  kid_samples=2000, real_samples=None, batch_size=50, seed=0, extractor=None,
-                 generator_attr="ema_generator", verbose=1, final_trigger=None):
+                 generator_attr="ema_generator", verbose=1, final_trigger=None, cache=None):
         super().__init__()
         for name, value in (("every_n_steps", every_n_steps), ("num_samples", num_samples),
                             ("batch_size", batch_size)):
@@ -458,6 +461,7 @@ class FIDCallback(keras.callbacks.Callback):
         self._pending = {}
         self._steps = StepCounter()
         self.final_trigger = final_trigger
+        self.cache = cache
         self.history = []  # [(step, {name: value})]
 
     def _generator(self):
@@ -471,17 +475,20 @@ class FIDCallback(keras.callbacks.Callback):
 
     def evaluate(self):
         """Computes the metrics now; returns {name: float}."""
-        if self.extractor is None:
-            from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
+        from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
 
+        if self.extractor is None:
             self.extractor = InceptionFeatureExtractor(batch_size=self.batch_size)
         gen = self._generator()
         progress = self.verbose >= 2
         if self._reference is None:
+            cache = self.cache
+            if cache is None:
+                cache = isinstance(self.extractor, InceptionFeatureExtractor)
             self._reference = reference_statistics(
                 self.dataset, self.split, image_size=getattr(gen, "image_size", None), num_samples=self.real_samples,
                 kid_samples=self.kid_samples, extractor=self.extractor, batch_size=self.batch_size,
-                progress=progress,
+                cache=cache, progress=progress,
             )
         results = evaluate_generator(gen, self._reference, self.extractor, self.num_samples,
                                      self.kid_samples, self.seed, self.batch_size, progress)

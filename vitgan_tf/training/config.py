@@ -81,6 +81,7 @@ def base_config():
             # run stops at the first log_every boundary past it); None: train.steps only.
             "train_minutes": None,
             "lipschitz_every": None,  # None: every log_every steps; 0: off
+            "lipschitz_iterations": 10,  # power-iteration steps of each Lipschitz estimate
             # FID/KID of the EMA G against real training images (vitgan_tf.metrics):
             "eval_every": 0,  # steps between evaluations (a multiple of log_every); 0: off
             # Also (or instead) evaluate every this many minutes of TRAINING time (at the
@@ -88,6 +89,9 @@ def base_config():
             "eval_every_minutes": None,
             "eval_samples": 2000,  # generated images per evaluation (KID on all of them)
             "final_eval_samples": 0,  # generated images for FID at the last step; 0: off
+            # Images for KID at the last step; None: eval_samples when there is a curve
+            # (eval_every or eval_every_minutes), else 0.
+            "final_kid_samples": None,
             "eval_real_samples": 10000,  # real training images of the reference statistics
             "precision": "float32", "jit_compile": "auto", "strategy": "default",
             # True: `tf.config.experimental.enable_op_determinism()`, so that two runs of one
@@ -235,11 +239,20 @@ def validate(config):
     every = train.get("lipschitz_every")
     if every is not None and (not isinstance(every, int) or every < 0):
         raise ValueError(f"Expected train.lipschitz_every >= 0 or None. Received: {every!r}")
+    limits.check_count("train.lipschitz_iterations", train.get("lipschitz_iterations", 10), 1, 1000)
     for key in ("eval_every", "eval_samples", "final_eval_samples", "eval_real_samples"):
         if not isinstance(train[key], int) or train[key] < 0:
             raise ValueError(f"Expected an integer train.{key} >= 0. Received: {train[key]!r}")
         high = limits.MAX_STEPS if key == "eval_every" else limits.MAX_EVAL_SAMPLES
         limits.check_count(f"train.{key}", train[key], 0, high)
+    final_kid = train.get("final_kid_samples")
+    if final_kid is not None:
+        limits.check_count("train.final_kid_samples", final_kid, 0, limits.MAX_EVAL_SAMPLES)
+        if final_kid == 1 or final_kid > train["final_eval_samples"]:
+            raise ValueError(
+                f"Expected train.final_kid_samples 0, or in [2, train.final_eval_samples="
+                f"{train['final_eval_samples']}] (KID uses the final FID's first images). "
+                f"Received: {final_kid}")
     minutes = train.get("eval_every_minutes")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
                                 or not 0 < minutes <= 10**6):

@@ -39,8 +39,10 @@ from vitgan_tf.training.config import set_key  # noqa: F401
 from vitgan_tf.training.config import unused_discriminator_keys
 from vitgan_tf.training.config import validate
 
-# Real images on which LipschitzMonitor estimates D's Jacobian norm.
+# Real images on which LipschitzMonitor estimates D's Jacobian norm: the same batch for every
+# seed (and after a resume), so that runs' curves compare.
 LIPSCHITZ_BATCH = 16
+LIPSCHITZ_DATA_SEED = 0
 
 
 def make_strategy(name):
@@ -212,8 +214,10 @@ def train(config, out_dir, strategy=None, extra_callbacks=(), verbose="auto", ex
 def _fit(gan, dataset, epochs, steps_per_epoch, callbacks, verbose, folder):
     """`gan.fit`; a full disk or a permission error becomes `RunFolderWriteError`."""
     try:
+        # The dataset is shuffled by `vitgan_tf.data` (shuffle=False: Keras would only warn
+        # that it ignores its own shuffle for a tf.data.Dataset).
         gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                verbose=verbose)
+                verbose=verbose, shuffle=False)
     except (OSError, tf.errors.PermissionDeniedError, tf.errors.ResourceExhaustedError) as error:
         if not _is_write_failure(error):
             raise
@@ -248,11 +252,13 @@ def _run_callbacks(config, folder, backup_dir, timer, chief, start_step, model_s
     lipschitz_every = train_cfg["log_every"] if lipschitz_every is None else lipschitz_every
     if lipschitz_every:
         # Before the JSONL and TensorBoard writers, which then record `lipschitz_d`.
-        fixed_batch = next(iter(data_lib.make_dataset(  # the same batch after a resume
+        fixed_batch = next(iter(data_lib.make_dataset(
             config["data"]["source"], model_shape[0], model_shape[1], LIPSCHITZ_BATCH,
-            seed=config["seed"])))
+            seed=LIPSCHITZ_DATA_SEED)))
         run_callbacks.append(callbacks_lib.LipschitzMonitor(
-            fixed_batch, every_n_steps=lipschitz_every, log_dir=folder.lipschitz_log_dir))
+            fixed_batch, every_n_steps=lipschitz_every,
+            num_iterations=train_cfg.get("lipschitz_iterations", 10),
+            log_dir=folder.lipschitz_log_dir))
     # Before the JSONL and TensorBoard writers, which then record the results.
     run_callbacks += evaluation_callbacks(config, start_step, timer,
                                           offset_seconds=folder.train_time(start_step),
@@ -290,7 +296,8 @@ def evaluation_callbacks(config, start_step, timer=None, offset_seconds=0.0, ext
     (`timer`'s, plus `offset_seconds` spent before a resume): FID and KID on
     `eval_samples` generated images (`fid2k`, `kid2k`, `kid2k_std` for 2000).
     At the last step: FID on
-    `final_eval_samples` (`fid10k` for 10000) and KID on `eval_samples`.
+    `final_eval_samples` (`fid10k` for 10000) and KID on `final_kid_samples`
+    (None: `eval_samples` when there is a curve, else no KID).
     Both use fixed latents and the same `eval_real_samples` real training
     images (statistics cached, see `vitgan_tf.metrics.reference_statistics`),
     with `extractor` (default: one `InceptionFeatureExtractor` for both).
@@ -318,8 +325,10 @@ def evaluation_callbacks(config, start_step, timer=None, offset_seconds=0.0, ext
         out.append(callbacks_lib.FIDCallback(every_n_steps=every or steps + 1, num_samples=samples,
                                kid_samples=samples, final_trigger=schedule, **common))
     if final:
-        curve = train_cfg["eval_every"] or train_cfg.get("eval_every_minutes")
-        kid = min(train_cfg["eval_samples"], final) if curve else 0
+        kid = train_cfg.get("final_kid_samples")
+        if kid is None:
+            curve = train_cfg["eval_every"] or train_cfg.get("eval_every_minutes")
+            kid = min(train_cfg["eval_samples"], final) if curve else 0
         trigger = (lambda: timer.exhausted) if timer is not None else None
         out.append(callbacks_lib.FIDCallback(every_n_steps=steps, num_samples=final, kid_samples=kid,
                                final_trigger=trigger, **common))
