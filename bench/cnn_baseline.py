@@ -41,6 +41,7 @@ import vitgan_tf  # noqa: E402,F401,I001  (first: TensorFlow's start-up notices 
 import keras  # noqa: E402 (after the path)
 import tensorflow as tf  # noqa: E402
 
+from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import data as data_lib  # noqa: E402
 from vitgan_tf.images import make_grid, save_png, to_uint8  # noqa: E402
 from vitgan_tf.runs import RunFolder  # noqa: E402
@@ -146,29 +147,21 @@ class DCGAN(keras.Model):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="run folder (must not exist)")
-    parser.add_argument("--minutes", type=float, default=25.0, help="training-time budget")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--log-every", type=int, default=100)
-    parser.add_argument("--eval-every-minutes", type=float, default=None,
+    minutes = limits.float_arg(0, 24 * 60)
+    parser.add_argument("--minutes", type=minutes, default=25.0, help="training-time budget")
+    parser.add_argument("--seed", type=limits.int_arg(0, 2**31 - 1), default=0)
+    parser.add_argument("--batch-size", type=limits.int_arg(1, 100000), default=64)
+    parser.add_argument("--log-every", type=limits.int_arg(1, 100000), default=100)
+    parser.add_argument("--eval-every-minutes", type=minutes, default=None,
                         help="evaluate each time training time passes a multiple of this "
                              "(default: half of --minutes), and at the end")
-    parser.add_argument("--eval-samples", type=int, default=2000)
-    parser.add_argument("--eval-real-samples", type=int, default=10000)
+    parser.add_argument("--eval-samples", type=limits.int_arg(2, 100000), default=2000)
+    parser.add_argument("--eval-real-samples", type=limits.int_arg(2, 100000), default=10000)
     parser.add_argument("--data", default="fashion_mnist",
                         help="data source (fashion_mnist; the tests use synthetic data)")
     args = parser.parse_args(argv)
-    if not 0 < args.minutes <= 24 * 60:
-        parser.error(f"--minutes must be in (0, 1440]; received {args.minutes}")
-    for name in ("batch_size", "log_every"):
-        if not 0 < getattr(args, name) <= 100000:
-            parser.error(f"--{name.replace('_', '-')} must be in [1, 100000]")
-    if not 2 <= args.eval_samples <= 100000 or not 2 <= args.eval_real_samples <= 100000:
-        parser.error("--eval-samples and --eval-real-samples must be in [2, 100000]")
     if args.eval_every_minutes is None:
         args.eval_every_minutes = args.minutes / 2
-    if not args.eval_every_minutes > 0:
-        parser.error("--eval-every-minutes must be > 0")
     if os.path.exists(args.out):
         parser.error(f"--out {args.out!r} exists; choose a new folder")
     return args
@@ -213,7 +206,8 @@ def main(argv=None, extractor=None):
                                          timer=timer)
     verbose = 1 if sys.stdout is not None and sys.stdout.isatty() else 2
     gan.fit(dataset, epochs=10**6, steps_per_epoch=args.log_every,
-            callbacks=[timer, callbacks_lib.NaNGuard(), *evaluations, logger], verbose=verbose)
+            callbacks=[timer, callbacks_lib.NaNGuard(), *evaluations, logger], verbose=verbose,
+            shuffle=False)  # the dataset is shuffled by vitgan_tf.data
     step = int(gan.train_steps.numpy())
     os.makedirs(folder.checkpoints_dir, exist_ok=True)
     gan.g.save(folder.checkpoint_path("generator"))  # the 28x28 G (Keras layers only)

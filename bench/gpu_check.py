@@ -72,6 +72,8 @@ FASHION_MNIST_SIZE = 32  # 28 -> 32, background -1 (vitgan_tf.images.center_padd
 
 
 def parse_args(argv=None):
+    from vitgan_tf import limits  # noqa: PLC0415
+
     parser = argparse.ArgumentParser(
         prog="python bench/gpu_check.py", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,7 +82,7 @@ def parse_args(argv=None):
     mode.add_argument("--kid", metavar="OUT",
                       help="KID / FID of OUT's samples (TensorFlow backend, after the check)")
     parser.add_argument("--tiny", action="store_true", help="tiny models and budgets (CPU, CI)")
-    parser.add_argument("--run-minutes", type=float,
+    parser.add_argument("--run-minutes", type=limits.float_arg(0, 60),
                         help="training minutes of each timed run (default 2.5; tiny 0.1)")
     parser.add_argument("--data-dir", help="Fashion-MNIST IDX files (default: vitgan_tf.sources')")
     return parser.parse_args(argv)

@@ -39,6 +39,7 @@ import vitgan_tf  # noqa: E402,F401,I001  (first: TensorFlow's start-up notices 
 import keras  # noqa: E402
 
 from peak import matmul_peak  # noqa: E402
+from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.metrics import inception  # noqa: E402
 from vitgan_tf.metrics import inception_weights  # noqa: E402
@@ -103,7 +104,7 @@ def _torch_fn():
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch-size", default="50", help="comma list of batch sizes (one row each)")
-    p.add_argument("--runs", type=int, default=5, help="timed runs per row (median reported)")
+    p.add_argument("--runs", type=limits.int_arg(1, 1000), default=5, help="timed runs per row (median reported)")
     p.add_argument("--no-torch", action="store_true", help="skip the TorchScript row")
     p.add_argument("--no-xla", action="store_true", help="skip the XLA rows")
     p.add_argument("--bf16", action="store_true",

@@ -43,6 +43,7 @@ import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 import export  # noqa: E402
+from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.models import Generator  # noqa: E402
@@ -72,9 +73,9 @@ def parse_args(argv=None):
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--generator", help="a .keras generator file instead of --preset")
     source.add_argument("--run", help="a training run folder (its EMA generator)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64])
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls per cell (median)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for TF and TFLite")
+    parser.add_argument("--batch-sizes", type=limits.int_arg(1, limits.MAX_BATCH_SIZE), nargs="+", default=[1, 64])
+    parser.add_argument("--repeats", type=limits.int_arg(1, 1000), default=5, help="timed calls per cell (median)")
+    parser.add_argument("--threads", type=limits.int_arg(1, limits.MAX_THREADS), default=2, help="CPU threads for TF and TFLite")
     parser.add_argument("--variants", nargs="+", default=["float32", "float16", "int8"])
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--workdir", help="keep the exports here (default: a temp folder)")

@@ -19,6 +19,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import data  # noqa: E402
 from vitgan_tf.training.callbacks import LipschitzMonitor  # noqa: E402
 from vitgan_tf.training import run  # noqa: E402
@@ -36,9 +37,9 @@ def median_seconds(fn, iters):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="fashion_mnist")
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--every", type=int, default=None, help="monitor interval in steps")
-    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--batch-size", type=limits.int_arg(1, limits.MAX_BATCH_SIZE), default=None)
+    parser.add_argument("--every", type=limits.int_arg(1, limits.MAX_STEPS), default=None, help="monitor interval in steps")
+    parser.add_argument("--iters", type=limits.int_arg(1, 10**6), default=20)
     args = parser.parse_args(argv)
     config = run.merge(run.base_config(), importlib.import_module(f"recipes.{args.recipe}").get_config())
     if args.batch_size:

@@ -32,6 +32,7 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from train_step import COMPILE, MODES, build  # noqa: E402
+from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
 
 
@@ -71,10 +72,10 @@ def main(argv=None):
     p.add_argument("--source", default="recipe:fashion_mnist", help="preset:NAME or recipe:NAME")
     p.add_argument("--mode", default="full", choices=sorted(MODES))
     p.add_argument("--compile", default="function", choices=[c for c in COMPILE if c != "eager"])
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--top", type=int, default=15, help="rows per table")
+    p.add_argument("--batch-size", type=limits.int_arg(1, limits.MAX_BATCH_SIZE), default=32)
+    p.add_argument("--warmup", type=limits.int_arg(0, 10**4), default=3)
+    p.add_argument("--steps", type=limits.int_arg(1, 10**4), default=5)
+    p.add_argument("--top", type=limits.int_arg(1, 10**4), default=15, help="rows per table")
     args = p.parse_args(argv)
     if min(args.batch_size, args.warmup, args.steps, args.top) <= 0:
         p.error("--batch-size, --warmup, --steps and --top must be > 0")

@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from peak import PEAK_SIZES, matmul_peak  # noqa: E402
+from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
 from vitgan_tf.io import check_output_file  # noqa: E402
 from vitgan_tf.models import flops  # noqa: E402
@@ -162,9 +163,9 @@ def main(argv=None):
     parser.add_argument("--mode", default="minimal,full", help=f"comma list of {sorted(MODES)}")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="recipe config override for recipe: sources (repeatable)")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=1,
+    parser.add_argument("--warmup", type=limits.int_arg(0, 10**4), default=2)
+    parser.add_argument("--iters", type=limits.int_arg(1, 10**6), default=5)
+    parser.add_argument("--rounds", type=limits.int_arg(1, 1000), default=1,
                         help="runs of each row (alternating with the baseline's); the median "
                              "round is reported, and the median of the per-round ratios")
     parser.add_argument("--in-process", action="store_true",

@@ -209,15 +209,34 @@ def test_absurd_counts_are_refused_before_any_work(files):
     for key, value, bound in (("train.num_samples", 10**8, "[1, 4096]"),
                               ("train.steps", 10**13, "[1, 1000000000]"),
                               ("train.eval_samples", 10**7, "[0, 200000]"),
-                              ("data.batch_size", 10**8, "[1, 65536]")):
+                              ("data.batch_size", 10**8, "[1, 65536]"),
+                              ("train.lipschitz_iterations", 10**6, "[1, 1000]")):
         assert_refused(train_cli.main, ["tiny", "--dry-run", "--out", out, "--set", f"{key}={value}"],
                        f"Expected {key} in {bound}. Received: {value}")
+    assert_refused(train_cli.main, ["tiny", "--dry-run", "--out", out, "--set", "train.final_kid_samples=5"],
+                   "Expected train.final_kid_samples 0, or in [2, train.final_eval_samples=0]")
     assert not os.path.exists(out)
     for flag, value, bound in (("--num", 10**6, "[1, 4096]"), ("--scale", 1000, "[1, 64]"),
                                ("--gif-frames", 10**6, "[1, 1000]"), ("--threads", 0, "[1, 1024]")):
         assert_refused(tflite_demo.main, [files["bad_tflite"], "--out", png, flag, str(value)],
                        f"Expected {flag} in {bound}. Received: {value}")
     assert not os.path.exists(png)
+
+
+def test_bounded_argparse_types():
+    import argparse
+
+    from vitgan_tf import limits
+
+    count, minutes = limits.int_arg(1, 100), limits.float_arg(0, 60)
+    assert count("100") == 100 and minutes("0.5") == 0.5
+    for parse, text, message in ((count, "0", "expected an integer in [1, 100], got 0"),
+                                 (count, "1e3", "expected an integer, got '1e3'"),
+                                 (minutes, "0", "expected a number in (0, 60], got 0"),
+                                 (minutes, "inf", "expected a number in (0, 60], got inf"),
+                                 (minutes, "soon", "expected a number, got 'soon'")):
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            parse(text)
 
 
 def test_output_pixels_bound():

@@ -56,10 +56,12 @@ def test_trains_and_scores_with_the_recipes_evaluator(tmp_path, monkeypatch):
 
 
 def test_bad_arguments(tmp_path, capsys):
-    for argv, message in ((["--minutes", "0"], "--minutes must be in"),
-                          (["--minutes", "99999"], "--minutes must be in"),
-                          (["--eval-samples", "1"], "--eval-samples"),
-                          (["--batch-size", "0"], "--batch-size")):
+    for argv, message in ((["--minutes", "0"], "argument --minutes: expected a number in (0, 1440], got 0"),
+                          (["--minutes", "99999"], "argument --minutes: expected a number in (0, 1440]"),
+                          (["--minutes", "nan"], "argument --minutes: expected a number in (0, 1440]"),
+                          (["--eval-samples", "1"], "argument --eval-samples: expected an integer in [2, 100000], got 1"),
+                          (["--batch-size", "x"], "argument --batch-size: expected an integer, got 'x'"),
+                          (["--batch-size", "0"], "argument --batch-size: expected an integer in [1, 100000]")):
         with pytest.raises(SystemExit):
             baseline.parse_args(["--out", str(tmp_path / "x"), *argv])
         assert message in capsys.readouterr().err

@@ -6,6 +6,9 @@ zero or three) cannot start hours of work or write a file of gigabytes. The
 bounds are far above any real use; docs/training.md ("Bounds") lists them.
 """
 
+import argparse
+import math
+
 MAX_GRID_IMAGES = 4096  # images in one PNG grid or GIF frame
 MAX_OUTPUT_PIXELS = 1 << 26  # pixels of one written image (67M: ~200 MB as RGB)
 MAX_GIF_PIXELS = 1 << 28  # pixels of all of a GIF's frames together
@@ -40,3 +43,36 @@ def check_output_pixels(name, height, width, channels=3, limit=MAX_OUTPUT_PIXELS
             f"over the {limit:,} bound): fewer images or a smaller scale")
     return pixels
 
+
+
+def int_arg(low, high):
+    """An argparse `type`: an int in [low, high], else argparse's one-line error.
+
+    >>> parser.add_argument("--iters", type=int_arg(1, 10**6), default=20)
+    """
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its messages
+    return parse
+
+
+def float_arg(low, high):
+    """An argparse `type`: a finite float in (low, high], else argparse's one-line error."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and low < value <= high):
+            raise argparse.ArgumentTypeError(f"expected a number in ({low:g}, {high:g}], got {text}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
