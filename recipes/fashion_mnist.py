@@ -11,9 +11,8 @@ normalisation (ISN) on every projection, the patch projection initialised
 as the linear map of flattened windows (the library default).
 
 D's patch 8 (the paper's 32x32 setting is 4, 64 tokens) halves the
-training step's time on 2 cores, and at equal training time it gave a
-better generator: KID x1000 19.4 +- 1.8 and FID (2k) 47.2 +- 1.8 against
-21.7 +- 4.0 and 61.9 +- 3.4 with patch 4, seeds 0-2 (docs/quality.md).
+training step's time on 2 cores and, at equal training time, gave a
+better generator than patch 4 over 3 seeds (docs/quality.md).
 
 Recipe: non-saturating loss, Adam(1e-3, beta_1 = 0, beta_2 = 0.99) for the
 small batch of 32, EMA decay 0.999 (with ramp-up), and two settings
@@ -28,7 +27,7 @@ Budget: 2 hours of TRAINING time on whatever CPU runs it
 (`train.train_minutes`, summed over resumes; evaluations not counted);
 `train.steps` is only an upper bound. FID and KID of the EMA generator
 against 10k real training images on 2000 generated images every 9600
-steps (about 11 in 2 hours at 0.07 s/step), and FID on 10000 at the end,
+steps, and FID on 10000 at the end,
 into `metrics.jsonl` (`step`, `images`, `train_time`, `time`) and
 TensorBoard; sample grids every 4800 steps. The command prints the
 evaluations' estimated time before training.
@@ -36,7 +35,7 @@ evaluations' estimated time before training.
 Expected result: FID10k 19.6, KID x1000 6.5 after 104600 steps on a 2-core
 AMD EPYC Zen 5 (README: FID curve and sample grid of that run).
 Hardware: 2 CPU cores, no accelerator. Wall time: 2 h of training plus the
-evaluations (about 25 min at 25 Inception images/s; 23 min in that run).
+evaluations (23 min in that run).
 Command: python -m recipes.train fashion_mnist --out runs/fashion_mnist
 """
 
