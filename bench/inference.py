@@ -108,7 +108,7 @@ def run(args, workdir):
         label = os.path.abspath(source)
     else:
         keras.utils.set_random_seed(0)
-        model = Generator.from_preset(args.preset)
+        model = Generator.from_architecture(args.preset)
         source = os.path.join(workdir, "generator.keras")
         model.save(source)
         label = f"preset {args.preset} (random weights)"

@@ -3,6 +3,7 @@
     python -m export --run RUN --out exported [--checkpoint ema|generator]
     python -m export --generator FILE.keras --out exported [--name vitgan] [--version 1]
         [--formats saved_model tflite] [--variants float32 float16 int8] [--overwrite]
+    python -m export --run RUN --preset PRESET_DIR    # the run as a preset with weights
 """
 
 import argparse
@@ -26,7 +27,10 @@ def parse_args(argv=None):
     source.add_argument("--generator", help="a .keras generator file")
     parser.add_argument("--checkpoint", choices=sorted(common.RUN_CHECKPOINTS), default=None,
                         help="which checkpoint of --run to export (default: ema)")
-    parser.add_argument("--out", required=True, help="output base folder")
+    output = parser.add_mutually_exclusive_group(required=True)
+    output.add_argument("--out", help="output base folder (SavedModel, TFLite)")
+    output.add_argument("--preset", help="write --run as a preset folder instead (new or empty): "
+                                         "EMA generator, discriminator, metadata.json")
     parser.add_argument("--name", default="vitgan", help="model name (default: vitgan)")
     parser.add_argument("--version", type=int, default=None,
                         help="version folder (default: next free number)")
@@ -43,6 +47,8 @@ def main(argv=None):
     if args.run is None and args.checkpoint is not None:
         print("error: --checkpoint only applies to --run", file=sys.stderr)
         return 2
+    if args.preset is not None:
+        return _write_preset(args)
     try:
         result = export_generator(
             args.out, run=args.run, generator=args.generator, checkpoint=args.checkpoint or "ema",
@@ -60,6 +66,21 @@ def main(argv=None):
         print(f"  SavedModel: {result['saved_model']}")
     for variant, path in result["tflite"].items():
         print(f"  TFLite {variant:>7}: {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
+    return 0
+
+
+def _write_preset(args):
+    from .preset import write_run_preset  # noqa: PLC0415
+
+    if args.run is None:
+        print("error: --preset writes a training run: give --run RUN", file=sys.stderr)
+        return 2
+    try:
+        folder = write_run_preset(args.run, args.preset)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote the preset {folder} (load it with Generator.from_preset({folder!r}))")
     return 0
 
 

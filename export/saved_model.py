@@ -11,6 +11,7 @@ from . import common
 SERVING_DEFAULT = "serving_default"  # z float32 [n, z_dim] -> images uint8 [n, H, W, C]
 FROM_SEED = "from_seed"  # seed int64 [], count int64 [] -> images uint8, z float32
 FLOAT_IMAGES = "float_images"  # z float32 [n, z_dim] -> images float32 (raw output)
+TRUNCATED = "truncated"  # z float32 [n, z_dim], truncation_psi float32 [] -> images uint8
 METADATA_FILE = os.path.join("assets.extra", "vitgan_export.json")
 
 
@@ -23,6 +24,9 @@ def build_archive(generator):
       uint8 `[count, H, W, C]` and the `z` used, from
       `common.seed_latents` (stateless, so deterministic).
     - `float_images`: `z` -> `images` float32, the raw generator output.
+    - `truncated` (a generator with `w_avg`): `z`, `truncation_psi` float32
+      scalar -> `images` uint8 of `generator.generate(z, truncation_psi)`
+      (psi = 1: as `serving_default`).
     """
     z_dim = generator.z_dim
     archive = keras.export.ExportArchive()
@@ -50,6 +54,12 @@ def build_archive(generator):
         ],
     )
     archive.add_endpoint(FLOAT_IMAGES, float_images, input_signature=[z_spec])
+    if generator.w_avg is not None:
+        def truncated(z, truncation_psi):
+            return {"images": common.to_uint8_tensor(generator.generate(z, truncation_psi))}
+
+        archive.add_endpoint(TRUNCATED, truncated,
+                             input_signature=[z_spec, tf.TensorSpec([], tf.float32, name="truncation_psi")])
     return archive
 
 
@@ -95,6 +105,9 @@ def export_saved_model(generator, out, name, version, source=None, run_config=No
                 FROM_SEED: "seed int64 [], count int64 [] -> images uint8 [count, H, W, C], "
                 "z float32 [count, z_dim] (z = stateless_normal([count, z_dim], seed=[seed, 0]))",
                 FLOAT_IMAGES: "z float32 [n, z_dim] -> images float32 [n, H, W, C] (raw)",
+                **({TRUNCATED: "z float32 [n, z_dim], truncation_psi float32 [] -> images uint8 "
+                               "[n, H, W, C] (w -> w_avg + psi (w - w_avg))"}
+                   if generator.w_avg is not None else {}),
             },
         }
     )

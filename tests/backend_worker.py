@@ -22,10 +22,10 @@ from vitgan_tf.models import Discriminator, Generator, StyleGAN2Discriminator
 
 def model_cases():
     """[(name, builder)] of the tiny generator and discriminators (one per call)."""
-    return [("Generator_tiny", lambda: Generator.from_preset("tiny")),
-            ("Discriminator_tiny", lambda: Discriminator.from_preset("tiny")),
+    return [("Generator_tiny", lambda: Generator.from_architecture("tiny")),
+            ("Discriminator_tiny", lambda: Discriminator.from_architecture("tiny")),
             ("StyleGAN2Discriminator_tiny",
-             lambda: StyleGAN2Discriminator.from_preset("tiny", width_multiplier=1 / 32))]
+             lambda: StyleGAN2Discriminator.from_architecture("tiny", width_multiplier=1 / 32))]
 
 
 def as_list(outputs):

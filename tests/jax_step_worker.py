@@ -40,8 +40,8 @@ def is_moving_isn_vector(variable):
 def build_discriminator(architecture="vit"):
     """The tiny ViT D, or a narrow StyleGAN2 D (`"stylegan2"`, the hybrid) of the same shape."""
     if architecture == "stylegan2":
-        return StyleGAN2Discriminator.from_preset("tiny", width_multiplier=1 / 32)
-    return Discriminator.from_preset("tiny")
+        return StyleGAN2Discriminator.from_architecture("tiny", width_multiplier=1 / 32)
+    return Discriminator.from_architecture("tiny")
 
 
 def build_gan(jit_compile=False, discriminator="vit"):
@@ -52,7 +52,7 @@ def build_gan(jit_compile=False, discriminator="vit"):
     """
     # mapping_lr_multiplier 1: with the default 0.01 the mapping's SGD update is near one
     # float32 ulp of its stored weights, and whether it shows depended on the random init.
-    gan = ViTGAN(Generator.from_preset("tiny", mapping_lr_multiplier=1.0),
+    gan = ViTGAN(Generator.from_architecture("tiny", mapping_lr_multiplier=1.0),
                  build_discriminator(discriminator), **GAN_KWARGS)
     gan.compile(g_optimizer=keras.optimizers.SGD(LEARNING_RATE),
                 d_optimizer=keras.optimizers.SGD(LEARNING_RATE), jit_compile=jit_compile)

@@ -60,6 +60,11 @@ LAYER_CASES = {
         ("plain", dict(init_kwargs=dict(units=8, num_layers=2), input_data=normal(2, 6),
                        expected_output_shape=(2, 8))),
     ],
+    layers.StyleTruncation: [
+        # Identity on w; in training mode it updates its non-trainable w_avg.
+        ("plain", dict(init_kwargs=dict(beta=0.9), input_data=normal(2, 8),
+                       expected_output_shape=(2, 8))),
+    ],
     layers.SelfModulatedLayerNorm: [
         # Normalises in float32 and casts back: the output has the compute dtype.
         ("plain", dict(init_kwargs=dict(epsilon=1e-5), input_data=[normal(2, 4, 8), normal(2, 6, seed=1)],

@@ -120,8 +120,11 @@ def test_sample_cli(files):
     png = str(files["dir"] / "grid.png")
     assert_refused(sample.main, ["--generator", files["missing"], "--out", png], "missing.keras")
     assert_refused(sample.main, ["--generator", files["corrupt"], "--out", png], "corrupt.keras")
-    assert_refused(sample.main, ["--preset", "tiny", "--out", str(files["dir"] / "grid.jpg")], ".png")
-    assert_refused(sample.main, ["--preset", "nope", "--out", png], "invalid choice: 'nope'")
+    assert_refused(sample.main, ["--architecture", "tiny", "--out", str(files["dir"] / "grid.jpg")], ".png")
+    assert_refused(sample.main, ["--preset", "nope", "--out", png], "Unknown preset 'nope'")
+    assert_refused(sample.main, ["--architecture", "nope", "--out", png], "invalid choice: 'nope'")
+    assert_refused(sample.main, ["--architecture", "tiny", "--truncation-psi", "1.5", "--out", png],
+                   "Expected --truncation-psi in [0, 1]. Received: 1.5")
     assert not os.path.exists(png)
 
 
@@ -201,9 +204,9 @@ def test_corrupt_files_of_every_data_format(files, tmp_path):
 
 def test_absurd_counts_are_refused_before_any_work(files):
     png = str(files["dir"] / "grid.png")
-    assert_refused(sample.main, ["--preset", "tiny", "--num", "1000000000", "--out", png],
+    assert_refused(sample.main, ["--architecture", "tiny", "--num", "1000000000", "--out", png],
                    "Expected --num in [1, 4096]. Received: 1000000000")
-    assert_refused(sample.main, ["--preset", "tiny", "--num", "0", "--out", png],
+    assert_refused(sample.main, ["--architecture", "tiny", "--num", "0", "--out", png],
                    "Expected --num in [1, 4096]. Received: 0")
     out = str(files["dir"] / "run")
     for key, value, bound in (("train.num_samples", 10**8, "[1, 4096]"),

@@ -32,9 +32,9 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         # gradient all-reduce. Adam divides by sqrt(v): a weight whose gradient is
         # ~1e-9 moves by +-lr whatever the sign's float rounding, on either side.
         with strategy.scope():
-            disc = (StyleGAN2Discriminator.from_preset("tiny", width_multiplier=1 / 32) if hybrid
-                    else Discriminator.from_preset("tiny"))
-            gan = ViTGAN(Generator.from_preset("tiny"), disc, seed=7)
+            disc = (StyleGAN2Discriminator.from_architecture("tiny", width_multiplier=1 / 32) if hybrid
+                    else Discriminator.from_architecture("tiny"))
+            gan = ViTGAN(Generator.from_architecture("tiny"), disc, seed=7)
             gan.compile(g_optimizer=keras.optimizers.SGD(0.05), d_optimizer=keras.optimizers.SGD(0.05),
                         jit_compile=jit)
         return gan

@@ -70,7 +70,7 @@ def extractor():
 @pytest.fixture
 def saved_generator(tmp_path):
     keras.utils.set_random_seed(0)
-    gen = Generator.from_preset("tiny", image_size=32, channels=1)
+    gen = Generator.from_architecture("tiny", image_size=32, channels=1)
     path = str(tmp_path / "ema_generator.keras")
     gen.save(path)
     return path

@@ -51,7 +51,7 @@ def exported(tmp_path_factory):
     """Run folder + one full export (SavedModel and 3 TFLite variants)."""
     root = tmp_path_factory.mktemp("export")
     keras.utils.set_random_seed(0)
-    generator = Generator.from_preset("tiny", hidden_dim=256, mlp_dim=1024)
+    generator = Generator.from_architecture("tiny", hidden_dim=256, mlp_dim=1024)
     run = make_run(str(root / "run"), generator)
     out = str(root / "out")
     result = export.export_generator(out, run=run)
@@ -115,6 +115,18 @@ def test_saved_model_matches_keras(exported):
     assert images.dtype == np.uint8 and images.shape == (8, 16, 16, 3)
     diff = np.abs(images.astype(int) - to_uint8(reference).astype(int))
     assert diff.max() <= 1
+
+
+def test_saved_model_truncation_signature(exported):
+    loaded = tf.saved_model.load(exported["result"]["saved_model"])
+    model, z = exported["model"], tf.constant(exported["z"])
+    truncated = loaded.signatures["truncated"]
+    plain = loaded.signatures["serving_default"](z=z)["images"].numpy()
+    np.testing.assert_array_equal(truncated(z=z, truncation_psi=tf.constant(1.0))["images"].numpy(), plain)
+    half = truncated(z=z, truncation_psi=tf.constant(0.5))["images"].numpy()
+    expected = to_uint8(keras.ops.convert_to_numpy(model.generate(exported["z"], 0.5)))
+    assert np.abs(half.astype(int) - expected.astype(int)).max() <= 1
+    assert np.abs(half.astype(int) - plain.astype(int)).max() > 1  # psi 0.5 changes the images
 
 
 def test_saved_model_seed_signature_is_deterministic(exported):
@@ -223,7 +235,7 @@ def test_load_errors_name_the_file(exported, tmp_path):
 
 def test_mixed_precision_checkpoint_loads_as_float32(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")
-    Generator.from_preset("tiny").save(tmp_path / "mixed.keras")
+    Generator.from_architecture("tiny").save(tmp_path / "mixed.keras")
     model = export.load_generator(tmp_path / "mixed.keras")  # under the mixed policy
     assert keras.mixed_precision.global_policy().name == "mixed_float16"
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}

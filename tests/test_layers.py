@@ -672,6 +672,32 @@ class MappingNetworkTest(TestCase):
             layers.MappingNetwork(units=6, num_layers=0)
 
 
+class StyleTruncationTest(TestCase):
+    def test_running_mean_and_truncation_match_numpy(self):
+        layer = layers.StyleTruncation(beta=0.9)
+        rng = np.random.default_rng(0)
+        batches = [rng.normal(size=(3, 4)).astype("float32") for _ in range(5)]
+        w_avg = np.zeros(4)
+        for w in batches:
+            self.assertAllClose(layer(w, training=True), w)  # w itself
+            w_avg = w.mean(0) + 0.9 * (w_avg - w.mean(0))
+        self.assertAllClose(layer.w_avg.numpy(), w_avg, atol=1e-6)
+        layer(batches[0])  # inference: no update
+        self.assertAllClose(layer.w_avg.numpy(), w_avg, atol=1e-6)
+        w = batches[0]
+        self.assertAllClose(layer.truncate(w, 0.7), w_avg + 0.7 * (w - w_avg), atol=1e-6)
+        np.testing.assert_array_equal(layer.truncate(w, 1.0), w)  # exactly
+        self.assertAllClose(layer.truncate(w, 0.0), np.broadcast_to(w_avg, w.shape), atol=1e-6)
+
+    def test_config_and_saving(self):
+        layer = layers.StyleTruncation(beta=0.5)
+        self.run_config_roundtrip(layer)
+        self.run_saving_roundtrip(layer, np.ones((2, 3), "float32"))
+        for bad in (1.0, -0.1, "0.5", True):
+            with self.assertRaisesRegex(ValueError, "beta"):
+                layers.StyleTruncation(beta=bad)
+
+
 class BlocksTest(TestCase):
     def test_generator_block_matches_composition(self):
         block = layers.GeneratorBlock(num_heads=2, mlp_dim=12)
@@ -733,7 +759,7 @@ def test_registered_under_package(cls):
 
 
 def test_every_exported_class_is_checked():
-    assert len(EXPORTED_CLASSES) == 19, [c.__name__ for c in EXPORTED_CLASSES]
+    assert len(EXPORTED_CLASSES) == 20, [c.__name__ for c in EXPORTED_CLASSES]
 
 
 _MINIMAL_ARGS = {

@@ -38,7 +38,7 @@ class JacobianNormTest(TestCase):
             self.assertAllClose(norms[b], np.linalg.svd(jac, compute_uv=False)[0], rtol=1e-4)
 
     def test_scalar_output_is_gradient_norm(self):
-        disc = Discriminator.from_preset("tiny")
+        disc = Discriminator.from_architecture("tiny")
         x = tf.random.stateless_uniform((2, 16, 16, 3), seed=[1, 2], minval=-1, maxval=1)
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -53,7 +53,7 @@ class JacobianNormTest(TestCase):
 
 class LipschitzMonitorTest(TestCase):
     def test_logs_every_n_steps(self):
-        disc = Discriminator.from_preset("tiny")
+        disc = Discriminator.from_architecture("tiny")
         images = np.random.default_rng(0).uniform(-1, 1, size=(3, 16, 16, 3)).astype("float32")
         monitor = LipschitzMonitor(images, every_n_steps=2, num_iterations=2, discriminator=disc,
                                    log_dir=self.get_temp_dir())
@@ -86,7 +86,7 @@ class LipschitzMonitorTest(TestCase):
 
 class ClassTokenPartsTest(TestCase):
     def test_splits_the_token_that_feeds_the_logit(self):
-        disc = Discriminator.from_preset("tiny", depth=2)
+        disc = Discriminator.from_architecture("tiny", depth=2)
         x = np.random.default_rng(0).uniform(-1, 1, (6, 16, 16, 3)).astype("float32")
         # The class token recomputed from D's own sub-layers, token 0 after the last block.
         h = disc.get_layer("class_token")(disc.get_layer("patch_embedding")(x))

@@ -15,7 +15,7 @@ from vitgan_tf.models.__main__ import main as summary_main
 
 
 def tiny_pair(**overrides):
-    return Generator.from_preset("tiny", **overrides), Discriminator.from_preset("tiny")
+    return Generator.from_architecture("tiny", **overrides), Discriminator.from_architecture("tiny")
 
 
 class PresetShapesTest(TestCase):
@@ -23,8 +23,8 @@ class PresetShapesTest(TestCase):
         for name, preset in PRESETS.items():
             with self.subTest(preset=name):
                 keras.backend.clear_session()
-                gen = Generator.from_preset(name)
-                disc = Discriminator.from_preset(name)
+                gen = Generator.from_architecture(name)
+                disc = Discriminator.from_architecture(name)
                 z = np.random.default_rng(0).normal(size=(2, preset["z_dim"])).astype("float32")
                 images = gen(z)
                 side, channels = preset["image_size"], preset["channels"]
@@ -41,7 +41,7 @@ class PresetShapesTest(TestCase):
                     self.assertEqual(disc.num_heads, 6)
 
     def test_discriminator_is_isn_l2_throughout(self):
-        disc = Discriminator.from_preset("tiny")
+        disc = Discriminator.from_architecture("tiny")
         attention = [l for l in _all_layers(disc) if isinstance(l, layers.L2MultiHeadAttention)]
         self.assertLen(attention, disc.depth)
         dense_like = [l for l in _all_layers(disc)
@@ -51,7 +51,7 @@ class PresetShapesTest(TestCase):
         self.assertEqual({id(w.layer) for w in wrappers}, {id(l) for l in dense_like})
 
     def test_dot_and_plain_sn_variants(self):
-        disc = Discriminator.from_preset("tiny", attention="dot", spectral_norm="sn")
+        disc = Discriminator.from_architecture("tiny", attention="dot", spectral_norm="sn")
         self.assertEmpty([l for l in _all_layers(disc) if isinstance(l, layers.L2MultiHeadAttention)])
         for wrapper in [l for l in _all_layers(disc) if isinstance(l, layers.ImprovedSpectralNormalization)]:
             self.assertEqual(float(wrapper.sigma_init.numpy()), 1.0)
@@ -62,7 +62,7 @@ class PresetShapesTest(TestCase):
         # the equalized learning rate it is gain / sqrt(fan_in) * sigma(raw),
         # gain 1 except W_qk's temperature gain (2 sqrt(d_h))^-1/2.
         for equalized in (False, True):
-            disc = Discriminator.from_preset("tiny", equalized_lr=equalized)
+            disc = Discriminator.from_architecture("tiny", equalized_lr=equalized)
             for wrapper in [l for l in _all_layers(disc)
                             if isinstance(l, layers.ImprovedSpectralNormalization)]:
                 raw = wrapper.kernel.numpy()
@@ -80,7 +80,7 @@ class PresetShapesTest(TestCase):
                         np.linalg.svd(effective.reshape(-1, effective.shape[-1]),
                                       compute_uv=False)[0], claim, rtol=1e-4)
         # Equalized: every projection but W_qk (and the 1-wide logit) sits near 2.
-        disc = Discriminator.from_preset("fashion_mnist", depth=1, hidden_dim=128, mlp_dim=256,
+        disc = Discriminator.from_architecture("fashion_mnist", depth=1, hidden_dim=128, mlp_dim=256,
                                          num_heads=4, equalized_lr=True)
         sigmas = {w.name: float(w.sigma_init.numpy()) for w in _all_layers(disc)
                   if isinstance(w, layers.ImprovedSpectralNormalization)}
@@ -150,7 +150,7 @@ class SavingTest(TestCase):
         # A non-default argument each: from_config must rebuild the same model, so with
         # the same weights it gives the same outputs (a dropped or misread argument
         # changes the config, the weights' shapes or the outputs).
-        gen = Generator.from_preset("tiny", decoder_activation="sin")
+        gen = Generator.from_architecture("tiny", decoder_activation="sin")
         config = gen.get_config()
         self.assertEqual(config["decoder_activation"], "sin")
         clone = Generator.from_config(copy.deepcopy(config))
@@ -159,7 +159,7 @@ class SavingTest(TestCase):
         z = np.random.default_rng(0).normal(size=(3, gen.z_dim)).astype("float32")
         self.assertAllClose(clone(z).numpy(), gen(z).numpy(), atol=1e-6, rtol=1e-6)
 
-        disc = Discriminator.from_preset("tiny", attention="dot", spectral_norm="sn")
+        disc = Discriminator.from_architecture("tiny", attention="dot", spectral_norm="sn")
         config = disc.get_config()
         self.assertEqual((config["attention"], config["spectral_norm"]), ("dot", "sn"))
         clone = Discriminator.from_config(copy.deepcopy(config))
@@ -167,6 +167,53 @@ class SavingTest(TestCase):
         clone.set_weights(disc.get_weights())
         images = np.random.default_rng(1).uniform(-1, 1, (3, 16, 16, 3)).astype("float32")
         self.assertAllClose(clone(images).numpy(), disc(images).numpy(), atol=1e-6, rtol=1e-6)
+
+
+class TruncationTest(TestCase):
+    """`w_avg` and `Generator.generate(z, truncation_psi)`."""
+
+    def trained_w_avg_generator(self):
+        gen = Generator.from_architecture("tiny")
+        for seed in range(3):  # move w_avg off zero, as training does
+            gen(np.random.default_rng(seed).normal(size=(8, gen.z_dim)).astype("float32"), training=True)
+        return gen
+
+    def test_psi_one_is_the_plain_output_and_psi_zero_is_w_avg(self):
+        gen = self.trained_w_avg_generator()
+        w_avg = gen.w_avg.numpy()
+        self.assertGreater(np.abs(w_avg).max(), 0.0)
+        z = np.random.default_rng(5).normal(size=(3, gen.z_dim)).astype("float32")
+        np.testing.assert_array_equal(gen.generate(z).numpy(), gen(z).numpy())
+        np.testing.assert_array_equal(gen.generate(z, truncation_psi=1.0).numpy(), gen(z).numpy())
+        np.testing.assert_array_equal(gen.generate(z, tf.constant(1.0)).numpy(), gen(z).numpy())
+        # psi = 0: every z gives the image of w_avg.
+        at_mean = gen.generate(z, truncation_psi=0.0).numpy()
+        of_w_avg = gen.synthesis(np.broadcast_to(w_avg, (3, w_avg.size))).numpy()
+        self.assertAllClose(at_mean, of_w_avg, atol=1e-6)
+        self.assertAllClose(at_mean[0], at_mean[2], atol=1e-6)
+        # psi = 0.5: the synthesis of w halfway to the mean (an independent lerp).
+        w = gen.mapping(z).numpy()
+        self.assertAllClose(gen.generate(z, truncation_psi=0.5).numpy(),
+                            gen.synthesis(w_avg + 0.5 * (w - w_avg)).numpy(), atol=1e-6)
+        # Inference calls leave w_avg alone.
+        self.assertAllClose(gen.w_avg.numpy(), w_avg)
+
+    def test_w_avg_is_saved_and_an_old_config_builds_without_it(self):
+        gen = self.trained_w_avg_generator()
+        path = os.path.join(self.get_temp_dir(), "g.keras")
+        gen.save(path)
+        restored = keras.saving.load_model(path, safe_mode=True)
+        self.assertAllClose(restored.w_avg.numpy(), gen.w_avg.numpy())
+        z = np.random.default_rng(1).normal(size=(2, gen.z_dim)).astype("float32")
+        self.assertAllClose(restored.generate(z, 0.7).numpy(), gen.generate(z, 0.7).numpy(), atol=1e-6)
+        # A config saved before w_avg existed (no "w_avg_beta" key): the same model as then.
+        old = {k: v for k, v in gen.get_config().items() if k != "w_avg_beta"}
+        before = Generator.from_config(old)
+        self.assertIsNone(before.w_avg)
+        self.assertEqual(len(before.weights), len(gen.weights) - 1)
+        self.assertAllClose(before.generate(z).numpy(), before(z).numpy())
+        with self.assertRaisesRegex(ValueError, "keeps no w_avg"):
+            before.generate(z, 0.5)
 
 
 class GradientTest(TestCase):
@@ -186,25 +233,27 @@ class GradientTest(TestCase):
 
 
 class BadInputTest(TestCase):
-    def test_unknown_preset(self):
-        with self.assertRaisesRegex(ValueError, r"Unknown preset 'cifar100'. Choices: \['celeba64', 'cifar10'"):
+    def test_unknown_architecture_and_preset(self):
+        with self.assertRaisesRegex(ValueError, r"Unknown architecture 'cifar100'. Choices: \['celeba64', 'cifar10'"):
+            Generator.from_architecture("cifar100")
+        with self.assertRaisesRegex(ValueError, r"Unknown preset 'cifar100'. Built-in presets \(with weights\)"):
             Generator.from_preset("cifar100")
 
     def test_image_size_not_divisible_by_patch(self):
         with self.assertRaisesRegex(ValueError, "image_size=30 is not divisible by patch_size=4"):
-            Generator.from_preset("tiny", image_size=30)
+            Generator.from_architecture("tiny", image_size=30)
         with self.assertRaisesRegex(ValueError, "image_size=30 is not divisible by patch_size=4"):
-            Discriminator.from_preset("tiny", image_size=30)
+            Discriminator.from_architecture("tiny", image_size=30)
 
     def test_hidden_not_divisible_by_heads(self):
         with self.assertRaisesRegex(ValueError, "hidden_dim=30 is not divisible by num_heads=4"):
-            Discriminator.from_preset("tiny", hidden_dim=30, num_heads=4)
+            Discriminator.from_architecture("tiny", hidden_dim=30, num_heads=4)
         with self.assertRaisesRegex(ValueError, "Expected `num_heads` > 0. Received: num_heads=0"):
-            Generator.from_preset("tiny", num_heads=0)
+            Generator.from_architecture("tiny", num_heads=0)
 
     def test_unknown_override(self):
         with self.assertRaisesRegex(ValueError, r"Unknown argument\(s\) \['z_dim'\] .*Choices"):
-            Discriminator.from_preset("tiny", z_dim=3)
+            Discriminator.from_architecture("tiny", z_dim=3)
 
     def test_wrong_input_shape(self):
         _, disc = tiny_pair()
@@ -255,6 +304,6 @@ class FlopsTest(TestCase):
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_has_all_keys(name):
     keys = set(Generator.CONFIG_KEYS) | set(Discriminator.CONFIG_KEYS)
-    optional = {"mapping_lr_multiplier", "decoder_activation", "attention", "spectral_norm",
+    optional = {"mapping_lr_multiplier", "decoder_activation", "w_avg_beta", "attention", "spectral_norm",
                 "equalized_lr", "patch_kernel_initializer"}
     assert keys - optional <= set(PRESETS[name]), sorted(keys - optional - set(PRESETS[name]))

@@ -50,12 +50,25 @@ class ImagesTest(TestCase):
 
 
 class SampleCommandTest(TestCase):
-    def test_preset_and_saved_generator(self):
+    def test_architecture_preset_and_saved_generator(self):
         out = os.path.join(self.get_temp_dir(), "s.png")
-        main(["--preset", "tiny", "--out", out, "--num", "6", "--seed", "3"])
+        main(["--architecture", "tiny", "--out", out, "--num", "6", "--seed", "3"])
         self.assertEqual(Image.open(out).size, (3 * 16, 2 * 16))
+        with self.assertWarnsRegex(FutureWarning, "UNTRAINED"):  # the old spelling still works
+            main(["--preset", "tiny", "--out", out, "--num", "6", "--seed", "3"])
+        # A preset folder with weights, plain and truncated: the grids of its own outputs.
+        gen = Generator.from_architecture("tiny")
+        gen(np.random.default_rng(0).normal(size=(8, gen.z_dim)).astype("float32"), training=True)
+        folder = os.path.join(self.get_temp_dir(), "preset")
+        gen.save_to_preset(folder)
+        z = keras.random.normal((4, gen.z_dim), seed=5)
+        for psi in ("1", "0.5"):
+            main(["--preset", folder, "--out", out, "--num", "4", "--seed", "5", "--truncation-psi", psi])
+            expected = image_utils.make_grid(image_utils.to_uint8(gen.generate(z, float(psi)).numpy()))
+            diff = np.abs(np.asarray(Image.open(out)).astype(int) - expected.astype(int))
+            self.assertLessEqual(diff.max(), 1, psi)
         # A saved generator gives the grid of its own outputs on the same latents.
-        gen = Generator.from_preset("tiny")
+        gen = Generator.from_architecture("tiny")
         path = os.path.join(self.get_temp_dir(), "g.keras")
         gen.save(path)
         main(["--generator", path, "--out", out, "--num", "4", "--seed", "5"])

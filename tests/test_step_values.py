@@ -30,8 +30,8 @@ def real_batch(seed=0):
 
 def make_gan(discriminator_kwargs=None, **kwargs):
     keras.utils.set_random_seed(0)
-    gan = ViTGAN(Generator.from_preset("tiny"),
-                 Discriminator.from_preset("tiny", **(discriminator_kwargs or {})), seed=3, **kwargs)
+    gan = ViTGAN(Generator.from_architecture("tiny"),
+                 Discriminator.from_architecture("tiny", **(discriminator_kwargs or {})), seed=3, **kwargs)
     gan.compile(jit_compile=False)  # "auto" is XLA on a GPU, whose random draws differ
     return gan
 

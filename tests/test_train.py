@@ -36,7 +36,7 @@ def real_batch(batch=8, seed=0):
 
 
 def make_gan(**kwargs):
-    gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3, **kwargs)
+    gan = ViTGAN(Generator.from_architecture("tiny"), Discriminator.from_architecture("tiny"), seed=3, **kwargs)
     gan.compile(jit_compile=False)  # "auto" is XLA on a GPU, whose random draws differ
     return gan
 
@@ -58,6 +58,20 @@ class TrainStepTest(TestCase):
             for variable, grad in zip(model.trainable_variables, grads):
                 self.assertIsNotNone(grad, variable.path)
                 self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, variable.path)
+
+    def test_w_avg_is_the_running_mean_of_the_steps_styles(self):
+        # G runs in training mode twice per step, on z_d (D's fakes) then on z_g, both with
+        # the weights from before the step: w_avg is then two StyleGAN2 lerps from zero.
+        gan = make_gan()
+        gen = gan.generator
+        draws = gan.sample_randomness(8)
+        w_avg = np.zeros(gen.hidden_dim)
+        for key in ("z_d", "z_g"):
+            mean = gen.mapping(draws[key]).numpy().mean(0)
+            w_avg = mean + 0.995 * (w_avg - mean)
+        gan.apply_step(tf.constant(real_batch()), draws)
+        self.assertAllClose(gen.w_avg.numpy(), w_avg, atol=1e-6)
+        self.assertAllClose(gan.ema_generator.w_avg.numpy(), w_avg, atol=1e-6)  # copied
 
     def test_losses_equal_recomputation_with_the_same_randomness(self):
         # Without augmentation and bCR, d_loss = softplus(-D(x)) + softplus(D(G(z_d)))
@@ -154,7 +168,7 @@ class TrainStepTest(TestCase):
         # every update of these four steps, so their iteration counters stay at 0. Every
         # callback must still count the four steps run, as fit's schedule does.
         keras.mixed_precision.set_global_policy("mixed_float16")
-        gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3)
+        gan = ViTGAN(Generator.from_architecture("tiny"), Discriminator.from_architecture("tiny"), seed=3)
         scaled = lambda name: keras.optimizers.LossScaleOptimizer(  # noqa: E731
             keras.optimizers.Adam(1e-3, name=name), initial_scale=2.0**100)
         gan.compile(g_optimizer=scaled("g"), d_optimizer=scaled("d"))
@@ -179,7 +193,7 @@ class TrainStepTest(TestCase):
         # XLA draws other random numbers (TF's auto-selected stateless RNG
         # algorithm differs under XLA), so the compiled step is checked to train
         # here; its values on given draws in test_xla_gradients_equal_eager_gradients.
-        gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3,
+        gan = ViTGAN(Generator.from_architecture("tiny"), Discriminator.from_architecture("tiny"), seed=3,
                      bcr_real=0.0, bcr_fake=0.0)
         gan.compile(jit_compile=True)
         self.assertTrue(gan.jit_compile)
@@ -194,7 +208,7 @@ class TrainStepTest(TestCase):
         # does under a strategy) against eager on the same weights and the same draws,
         # with bCR and DiffAugment on: D gradients, new ISN vectors, loss terms; G
         # gradients and loss.
-        gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"), seed=3)
+        gan = ViTGAN(Generator.from_architecture("tiny"), Discriminator.from_architecture("tiny"), seed=3)
         gan.compile()
         self.assertTrue(gan.use_bcr and augment.parse_policy(gan.augment_policy))
         disc = gan.discriminator
@@ -248,7 +262,7 @@ class TrainStepTest(TestCase):
         with self.assertRaisesRegex(ValueError, "ema_decay=1.5"):
             make_gan(ema_decay=1.5)
         with self.assertRaisesRegex(ValueError, "shapes differ"):
-            ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny", channels=1))
+            ViTGAN(Generator.from_architecture("tiny"), Discriminator.from_architecture("tiny", channels=1))
 
 
 class RunFolderTest(TestCase):

@@ -13,6 +13,7 @@ from vitgan_tf.layers.implicit import tokens_to_image
 from vitgan_tf.layers.modulation import EqualizedDense
 from vitgan_tf.layers.modulation import MappingNetwork
 from vitgan_tf.layers.modulation import SelfModulatedLayerNorm
+from vitgan_tf.layers.modulation import StyleTruncation
 from vitgan_tf.layers.normalization import ExactLayerNormalization
 from vitgan_tf.layers.patches import ClassTokenPositionEmbedding
 from vitgan_tf.layers.patches import OverlappingPatchEmbedding

@@ -200,3 +200,53 @@ class SelfModulatedLayerNorm(keras.layers.Layer):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="vitgan_tf")
+class StyleTruncation(keras.layers.Layer):
+    """The running mean of the style w (StyleGAN's `w_avg`) and the truncation trick.
+
+    Called in training mode on a batch of styles, it updates the
+    non-trainable `w_avg` (float32, `[units]`, zeros at first) as StyleGAN2
+    does: `w_avg <- mean_b(w) + beta * (w_avg - mean_b(w))`, and returns w
+    unchanged (it always returns w unchanged from `call`). `truncate(w, psi)`
+    moves styles towards the mean: `w_avg + psi * (w - w_avg)`; psi = 1 gives
+    w exactly, psi = 0 gives `w_avg` for every w.
+
+    Args:
+        beta: float in [0, 1), default 0.995 (StyleGAN2's `w_avg_beta`).
+
+    Reference:
+        Karras et al., "A Style-Based Generator Architecture for GANs",
+        arXiv 1812.04948, appendix B (the truncation trick in W).
+    """
+
+    def __init__(self, beta=0.995, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
+            raise ValueError(f"Expected `beta` in [0, 1). Received: beta={beta!r}")
+        self.beta = float(beta)
+
+    def build(self, input_shape):
+        self.w_avg = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False,
+                                     name="w_avg", dtype="float32", aggregation="mean")
+
+    def call(self, inputs, training=False):
+        if training:
+            batch_mean = ops.mean(ops.cast(inputs, "float32"), axis=0)
+            self.w_avg.assign(batch_mean + self.beta * (self.w_avg - batch_mean))
+        return inputs
+
+    def truncate(self, inputs, psi):
+        """`w_avg + psi * (w - w_avg)` (w itself where psi is 1); psi a float or a scalar tensor."""
+        w_avg = ops.cast(self.w_avg, inputs.dtype)
+        psi = ops.cast(psi, inputs.dtype)
+        return ops.where(ops.equal(psi, 1.0), inputs, w_avg + psi * (inputs - w_avg))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta": self.beta})
+        return config

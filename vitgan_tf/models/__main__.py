@@ -16,8 +16,8 @@ from vitgan_tf.models.generator import Generator  # noqa: E402
 
 def summarize(name):
     """Returns a dict of the preset's shapes, parameter counts and GFLOPs."""
-    gen = Generator.from_preset(name)
-    disc = Discriminator.from_preset(name)
+    gen = Generator.from_architecture(name)
+    disc = Discriminator.from_architecture(name)
     return {
         "preset": name,
         "image": f"{gen.image_size}x{gen.image_size}x{gen.channels}",

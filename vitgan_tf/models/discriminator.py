@@ -40,7 +40,7 @@ class Discriminator(presets.PresetModel):
 
     Example:
 
-    >>> disc = Discriminator.from_preset("tiny")
+    >>> disc = Discriminator.from_architecture("tiny")
     >>> logits = disc(np.zeros((2, 16, 16, 3), "float32"))  # [2, 1]
 
     Reference:

@@ -32,11 +32,17 @@ class Generator(presets.PresetModel):
         decoder_dim: int, default 64. Implicit-MLP width.
         fourier_dim: int, default 64. Fourier features per pixel.
         decoder_activation: `"leaky_relu"` (default) or `"sin"`.
+        w_avg_beta: float or None, default 0.995. Keep the running mean of w
+            (`w_avg`, a non-trainable variable updated whenever G runs in
+            training mode, see `layers.StyleTruncation`) for the truncation
+            trick (`generate(z, truncation_psi)`); None: no `w_avg` (the
+            models saved before it existed load this way).
 
     Example:
 
-    >>> gen = Generator.from_preset("tiny")
+    >>> gen = Generator.from_architecture("tiny")
     >>> images = gen(keras.random.normal((2, gen.z_dim)))  # [2, 16, 16, 3]
+    >>> closer_to_the_mean = gen.generate(keras.random.normal((2, gen.z_dim)), truncation_psi=0.7)
 
     Reference:
         Lee et al., "ViTGAN: Training GANs with Vision Transformers",
@@ -45,7 +51,7 @@ class Generator(presets.PresetModel):
 
     CONFIG_KEYS = presets.SHARED_KEYS + (
         "z_dim", "mapping_layers", "mapping_lr_multiplier", "decoder_dim", "fourier_dim",
-        "decoder_activation",
+        "decoder_activation", "w_avg_beta",
     )
 
     def __init__(
@@ -63,6 +69,7 @@ class Generator(presets.PresetModel):
         decoder_dim=64,
         fourier_dim=64,
         decoder_activation="leaky_relu",
+        w_avg_beta=0.995,
         **kwargs,
     ):
         for arg, value in (("image_size", image_size), ("channels", channels),
@@ -77,6 +84,8 @@ class Generator(presets.PresetModel):
             hidden_dim, num_layers=mapping_layers, lr_multiplier=mapping_lr_multiplier,
             name="mapping",
         )(z)  # [B, hidden]
+        if w_avg_beta is not None:
+            style = layers.StyleTruncation(w_avg_beta, name="truncation")(style)  # w, unchanged
         x = layers.PatchPositionEmbedding(grid_size, hidden_dim, name="position_embedding")(
             style
         )  # [B, L, hidden]
@@ -89,6 +98,9 @@ class Generator(presets.PresetModel):
         )(x)  # [B, H, W, C]
         images = keras.layers.Activation("linear", dtype="float32", name="images")(images)
         super().__init__(inputs=z, outputs=images, **kwargs)
+        # The synthesis network w -> images, sharing this model's layers; set without Keras'
+        # tracking so that its weights are not saved twice.
+        object.__setattr__(self, "_synthesis", keras.Model(style, images, name="synthesis"))
 
         # === Config ===
         self.image_size = image_size
@@ -104,3 +116,41 @@ class Generator(presets.PresetModel):
         self.decoder_dim = decoder_dim
         self.fourier_dim = fourier_dim
         self.decoder_activation = decoder_activation
+        self.w_avg_beta = None if w_avg_beta is None else float(w_avg_beta)
+
+    @classmethod
+    def from_config(cls, config):
+        # A config saved before `w_avg` existed has no "w_avg_beta": it builds without it.
+        return cls(**{"w_avg_beta": None, **config})
+
+    @property
+    def w_avg(self):
+        """The running mean of w (`[hidden_dim]` float32 variable), or None without it."""
+        return self.get_layer("truncation").w_avg if self.w_avg_beta is not None else None
+
+    def mapping(self, z):
+        """The styles w of latents z (`[B, z_dim]` -> `[B, hidden_dim]`), inference mode."""
+        return self.get_layer("mapping")(z)
+
+    def synthesis(self, w):
+        """Images of styles w (`[B, hidden_dim]` -> `[B, H, W, C]`), inference mode."""
+        return self._synthesis(w, training=False)
+
+    def generate(self, z, truncation_psi=1.0):
+        """Images of latents z with the truncation trick, in inference mode.
+
+        w = mapping(z) moves towards `w_avg`: `w_avg + psi * (w - w_avg)`.
+        psi = 1 (the default) is `self(z)` exactly; psi = 0 gives the image of
+        `w_avg` for every z.
+
+        Args:
+            z: `[B, z_dim]` latents.
+            truncation_psi: float or scalar tensor, default 1.0.
+        """
+        if isinstance(truncation_psi, (int, float)) and float(truncation_psi) == 1.0:
+            return self(z, training=False)
+        if self.w_avg_beta is None:
+            raise ValueError(f"{self.name} keeps no w_avg (w_avg_beta=None; saved before "
+                             "it existed): truncation_psi must be 1")
+        w = self.get_layer("truncation").truncate(self.mapping(z), truncation_psi)
+        return self.synthesis(w)

@@ -1,6 +1,15 @@
-"""Model presets: name -> architecture, with where the numbers come from."""
+"""Architectures (name -> constructor arguments, with where the numbers come from) and the
+preset-model base class.
+
+An architecture name (`ARCHITECTURES`: cifar10, celeba64, lsun_bedroom64,
+fashion_mnist, tiny) builds an untrained model: `Generator.from_architecture`.
+A preset, as in KerasHub, means weights: `Generator.from_preset` loads a
+built-in preset (`vitgan_tf.models.preset_utils.builtin_presets()`) or a
+folder written by `save_to_preset`.
+"""
 
 import copy
+import warnings
 
 import keras
 
@@ -42,13 +51,15 @@ PRESETS = {
     },
 }
 
+ARCHITECTURES = PRESETS  # the same table; `PRESETS` is its earlier name
+
 SHARED_KEYS = ("image_size", "channels", "patch_size", "depth", "hidden_dim", "mlp_dim", "num_heads")
 
 
 def get_preset(name):
     """A copy of preset `name`; `ValueError` listing the choices if unknown."""
     if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}. Choices: {sorted(PRESETS)}")
+        raise ValueError(f"Unknown architecture {name!r}. Choices: {sorted(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
 
 
@@ -68,17 +79,17 @@ def validate_architecture(image_size, patch_size, hidden_dim, num_heads):
 
 
 def resolve(name, keys, overrides):
-    """Preset `name` restricted to `keys`, updated by `overrides` (checked)."""
+    """Architecture `name` restricted to `keys`, updated by `overrides` (checked)."""
     unknown = sorted(set(overrides) - set(keys))
     if unknown:
-        raise ValueError(f"Unknown argument(s) {unknown} for preset {name!r}. Choices: {sorted(keys)}")
+        raise ValueError(f"Unknown argument(s) {unknown} for architecture {name!r}. Choices: {sorted(keys)}")
     config = {k: v for k, v in get_preset(name).items() if k in keys}
     config.update(overrides)
     return config
 
 
 class PresetModel(keras.Model):
-    """Functional-model base: a config of constructor arguments, built from presets.
+    """Functional-model base: a config of constructor arguments; architectures and presets.
 
     Subclasses set `CONFIG_KEYS` (their constructor arguments) and store each
     as an attribute; `get_config` returns exactly those plus name/trainable.
@@ -87,9 +98,46 @@ class PresetModel(keras.Model):
     CONFIG_KEYS = ()
 
     @classmethod
-    def from_preset(cls, name, **overrides):
-        """Builds the model of preset `name` (see `PRESETS`), with overrides."""
+    def from_architecture(cls, name, **overrides):
+        """An untrained model of architecture `name` (see `ARCHITECTURES`), with overrides."""
         return cls(**resolve(name, cls.CONFIG_KEYS, overrides))
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **overrides):
+        """The model of `preset`, with its weights (KerasHub's meaning of a preset).
+
+        Args:
+            preset: str or path. A built-in preset name (e.g.
+                `"vitgan_fashion_mnist"`) or a folder written by
+                `save_to_preset`. An architecture name (`"cifar10"`, ...)
+                still builds an untrained model, with a deprecation warning:
+                use `from_architecture`.
+            load_weights: bool, default True. False: the preset's
+                architecture, freshly initialised.
+            **overrides: constructor arguments; only with an architecture name.
+        """
+        from vitgan_tf.models import preset_utils  # noqa: PLC0415
+
+        if (isinstance(preset, str) and preset in PRESETS and preset not in preset_utils.builtin_presets()
+                and not preset_utils.is_preset_folder(preset)):
+            warnings.warn(
+                f"{cls.__name__}.from_preset({preset!r}) builds an UNTRAINED model: {preset!r} is an "
+                f"architecture, and a preset name now means weights, as in KerasHub. Use "
+                f"{cls.__name__}.from_architecture({preset!r}) for this model, or a preset with "
+                f"weights: {sorted(preset_utils.builtin_presets()) or 'none installed'}",
+                FutureWarning, stacklevel=2)
+            return cls.from_architecture(preset, **overrides)
+        if overrides:
+            raise ValueError(f"Overrides {sorted(overrides)} apply to an architecture, not to the "
+                             f"preset {preset!r} (its weights fix the shapes)")
+        return preset_utils.load_from_preset(cls, preset, load_weights=load_weights)
+
+    def save_to_preset(self, preset_dir, metadata=None):
+        """Writes this model as a preset folder (`config.json`, `model.weights.h5`,
+        `metadata.json` with `metadata` merged in); see `preset_utils`."""
+        from vitgan_tf.models import preset_utils  # noqa: PLC0415
+
+        return preset_utils.save_to_preset(self, preset_dir, metadata)
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}

@@ -333,13 +333,13 @@ def build_gan(config):
     """Generator, discriminator and ViTGAN (compiled) of a resolved config."""
     model = config["model"]
     shared = model.get("shared", {})
-    generator = Generator.from_preset(model["preset"], **{**shared, **model.get("generator", {})})
+    generator = Generator.from_architecture(model["preset"], **{**shared, **model.get("generator", {})})
     d_class = discriminator_class(model)
     d_config = {k: v for k, v in model.get("discriminator", {}).items()
                 if k in d_class.CONFIG_KEYS}
     if d_class is Discriminator:
         d_config = {**shared, **d_config}
-    discriminator = d_class.from_preset(model["preset"], **d_config)
+    discriminator = d_class.from_architecture(model["preset"], **d_config)
     gan = ViTGAN(generator, discriminator, seed=config["seed"], **config["gan"])
     opt = config["optimizer"]
     betas = dict(beta_1=opt["beta_1"], beta_2=opt["beta_2"])

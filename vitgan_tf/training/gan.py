@@ -97,7 +97,7 @@ class ViTGAN(BackendStep, keras.Model):
 
     Example:
 
-    >>> gan = ViTGAN(Generator.from_preset("tiny"), Discriminator.from_preset("tiny"))
+    >>> gan = ViTGAN(Generator.from_architecture("tiny"), Discriminator.from_architecture("tiny"))
     >>> gan.compile()
     >>> gan.fit(dataset, steps_per_epoch=10, epochs=1)
 
@@ -190,6 +190,19 @@ class ViTGAN(BackendStep, keras.Model):
     def call(self, z, training=False):
         """Generates images from latents `z` `[B, z_dim]` with the EMA generator."""
         return self.ema_generator(z, training=training)
+
+    def save_to_preset(self, preset_dir, metadata=None):
+        """Writes the EMA generator and the discriminator as one preset folder.
+
+        `Generator.from_preset(preset_dir)` then loads the EMA generator and
+        `Discriminator.from_preset(preset_dir)` (or the StyleGAN2 one) the
+        discriminator; `metadata` is merged into `metadata.json`
+        (`vitgan_tf.models.preset_utils`).
+        """
+        from vitgan_tf.models import preset_utils  # noqa: PLC0415
+
+        return preset_utils.save_to_preset(self.ema_generator, preset_dir, metadata,
+                                           discriminator=self.discriminator)
 
     # === Compile ===
 

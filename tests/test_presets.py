@@ -1,0 +1,148 @@
+"""Presets with weights (KerasHub's folder layout): save, load, metadata, deprecation, bad files."""
+
+import json
+import os
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from vitgan_tf.models import Discriminator, Generator, StyleGAN2Discriminator, preset_utils
+
+
+def trained_like_pair():
+    """A tiny G (w_avg moved off zero) and D (ISN vectors moved), as after training."""
+    keras.utils.set_random_seed(0)
+    gen, disc = Generator.from_architecture("tiny"), Discriminator.from_architecture("tiny")
+    z = np.random.default_rng(0).normal(size=(4, gen.z_dim)).astype("float32")
+    disc(gen(z, training=True), training=True)
+    return gen, disc, z
+
+
+def test_generator_roundtrip_and_metadata(tmp_path):
+    gen, _, z = trained_like_pair()
+    folder = tmp_path / "preset"
+    gen.save_to_preset(str(folder), metadata={"recipe": "tiny", "fid10k": 1.5})
+    assert sorted(os.listdir(folder)) == ["config.json", "metadata.json", "model.weights.h5"]
+    loaded = Generator.from_preset(str(folder))
+    assert loaded.get_config() == gen.get_config()
+    for a, b in zip(loaded.get_weights(), gen.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # w_avg included
+    np.testing.assert_array_equal(loaded.generate(z, 0.7).numpy(), gen.generate(z, 0.7).numpy())
+    meta = preset_utils.read_metadata(str(folder))
+    assert meta["parameter_count"] == gen.count_params()
+    assert (meta["keras_version"], meta["recipe"], meta["fid10k"]) == (keras.__version__, "tiny", 1.5)
+    assert meta["vitgan_tf_version"] and meta["date_saved"]
+    # load_weights=False: the same architecture, freshly initialised.
+    fresh = Generator.from_preset(str(folder), load_weights=False)
+    assert fresh.get_config() == gen.get_config()
+    assert not np.array_equal(fresh.get_weights()[0], gen.get_weights()[0])
+
+
+def test_gan_preset_holds_both_networks(tmp_path):
+    gen, disc, z = trained_like_pair()
+    folder = str(tmp_path / "gan")
+    preset_utils.save_to_preset(gen, folder, discriminator=disc)
+    images = gen(z).numpy()
+    np.testing.assert_array_equal(Generator.from_preset(folder)(z).numpy(), images)
+    np.testing.assert_array_equal(Discriminator.from_preset(folder)(images).numpy(), disc(images).numpy())
+    with pytest.raises(ValueError, match=r"holds no StyleGAN2Discriminator \(it holds \['Generator', 'Discriminator'\]\)"):
+        StyleGAN2Discriminator.from_preset(folder)
+    assert preset_utils.read_metadata(folder)["discriminator_parameter_count"] == disc.count_params()
+
+
+def test_architecture_names_still_build_untrained_with_a_deprecation_warning():
+    with pytest.warns(FutureWarning, match=r"builds an UNTRAINED model: 'tiny' is an architecture.*"
+                                           r"Generator.from_architecture\('tiny'\)"):
+        gen = Generator.from_preset("tiny", depth=2)
+    assert gen.get_config() == {**Generator.from_architecture("tiny", depth=2).get_config(), "name": gen.name}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Generator.from_architecture("tiny")  # no warning
+
+
+def test_bad_preset_folders(tmp_path):
+    gen, _, _ = trained_like_pair()
+    folder = tmp_path / "p"
+    gen.save_to_preset(str(folder))
+    with pytest.raises(FileExistsError, match="exists and is not empty"):
+        gen.save_to_preset(str(folder))
+    with pytest.raises(ValueError, match="Overrides \\['depth'\\] apply to an architecture"):
+        Generator.from_preset(str(folder), depth=3)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="holds no config.json: not a preset"):
+        Generator.from_preset(str(empty))
+    weights = folder / "model.weights.h5"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ValueError, match="model.weights.h5' are corrupt or do not fit the model"):
+        Generator.from_preset(str(folder))
+    weights.unlink()
+    with pytest.raises(ValueError, match="Preset file missing: .*model.weights.h5"):
+        Generator.from_preset(str(folder))
+    assert Generator.from_preset(str(folder), load_weights=False).get_config() == gen.get_config()
+    config = folder / "config.json"
+    config.write_text("{half")
+    with pytest.raises(ValueError, match="config.json' \\(model config\\) is corrupt"):
+        Generator.from_preset(str(folder))
+    # A class outside the allow-list (safe mode) is refused, not imported.
+    config.write_text(json.dumps({"module": "os", "class_name": "Generator", "config": {},
+                                  "registered_name": "os>system"}))
+    with pytest.raises(ValueError, match="does not describe a Generator"):
+        Generator.from_preset(str(folder), load_weights=False)
+
+
+def test_export_writes_a_run_as_a_preset(tmp_path, capsys):
+    from export.__main__ import main as export_main
+
+    gen, disc, z = trained_like_pair()
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    gen.save(str(run / "checkpoints" / "ema_generator.keras"))
+    disc.save(str(run / "checkpoints" / "discriminator.keras"))
+    (run / "checkpoints" / "state.json").write_text(json.dumps({"step": 40}))
+    (run / "config.json").write_text(json.dumps({"recipe": "tiny", "seed": 3, "model": {"preset": "tiny"}}))
+    records = [{"step": 20, "train_time": 30.0, "images": 160, "fid2k": 90.0, "kid2k": 0.05},
+               {"step": 40, "train_time": 61.2, "images": 320, "fid2k": 80.5, "kid2k": 0.04,
+                "fid10k": 70.25}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run / "evaluation.json").write_text(json.dumps({"fid10k": 70.0}))
+    preset = tmp_path / "preset"
+    assert export_main(["--run", str(run), "--preset", str(preset)]) == 0, capsys.readouterr().err
+    assert "wrote the preset" in capsys.readouterr().out
+    np.testing.assert_array_equal(Generator.from_preset(str(preset)).generate(z, 0.5).numpy(),
+                                  gen.generate(z, 0.5).numpy())
+    images = gen(z).numpy()
+    np.testing.assert_array_equal(Discriminator.from_preset(str(preset))(images).numpy(), disc(images).numpy())
+    training = preset_utils.read_metadata(str(preset))["training"]
+    assert (training["recipe"], training["seed"], training["steps"], training["images"]) == ("tiny", 3, 40, 320)
+    assert training["train_minutes"] == 1.02
+    assert training["metrics"] == {"fid2k": {"value": 80.5, "step": 40}, "kid2k": {"value": 0.04, "step": 40},
+                                   "fid10k": {"value": 70.25, "step": 40}}
+    assert training["evaluation"] == {"fid10k": 70.0}
+    assert training["metrics_date"] and training["evaluation_date"]
+    # Bad input: one line each, nothing written.
+    assert export_main(["--run", str(run), "--preset", str(preset)]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert export_main(["--generator", "g.keras", "--preset", str(tmp_path / "p2")]) == 2
+    assert "--preset writes a training run" in capsys.readouterr().err
+    (run / "checkpoints" / "discriminator.keras").unlink()
+    assert export_main(["--run", str(run), "--preset", str(tmp_path / "p3")]) == 2
+    assert "has no 'discriminator' checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "p3").exists()
+
+
+def test_vitgan_saves_its_ema_generator_and_discriminator(tmp_path):
+    from vitgan_tf.training import ViTGAN
+
+    gen, disc, z = trained_like_pair()
+    gan = ViTGAN(gen, disc, seed=0)
+    gan.ema_generator.set_weights([w * 0.5 for w in gen.get_weights()])  # unlike G
+    folder = str(tmp_path / "gan")
+    gan.save_to_preset(folder, metadata={"note": "tiny"})
+    np.testing.assert_array_equal(Generator.from_preset(folder)(z).numpy(), gan.ema_generator(z).numpy())
+    images = gen(z).numpy()
+    np.testing.assert_array_equal(Discriminator.from_preset(folder)(images).numpy(), disc(images).numpy())
+    assert preset_utils.read_metadata(folder)["note"] == "tiny"
