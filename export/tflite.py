@@ -28,23 +28,38 @@ class FlexOpsError(RuntimeError):
     """The graph needs TensorFlow ops that TFLite lacks as built-ins (Flex)."""
 
 
-def _tflite_archive(model, input_name="z"):
-    """ExportArchive with the TFLite signature (single float input, dict out).
+def _tflite_archive(model, input_name="z", batch_size=None, truncation=False):
+    """ExportArchive with the TFLite signature (float input(s), dict out).
+
+    `batch_size` None: a dynamic batch (resizable); an int: a static one
+    (LiteRT.js in a browser runs only static shapes). `truncation`: a
+    second input `truncation_psi` float32 `[1]` and the images of
+    `model.generate(z, truncation_psi)` (a `Generator` with `w_avg`).
 
     Goes through a SavedModel because converting Keras 3 models from
     concrete functions reads uninitialised variables (NaN outputs) on
     TF 2.21.
     """
-    spec = tf.TensorSpec([None] + list(model.inputs[0].shape[1:]), tf.float32, name=input_name)
+    spec = tf.TensorSpec([batch_size] + list(model.inputs[0].shape[1:]), tf.float32, name=input_name)
     archive = keras.export.ExportArchive()
     # No `archive.track(model)`: endpoints track the variables they use, and
     # with Keras 3.15 / TF 2.21 `track` stores every weight a second time.
 
-    def serving_default(z):
-        images = tf.cast(model(z, training=False), tf.float32)
+    def outputs(images):
+        images = tf.cast(images, tf.float32)
         return {"images": common.to_uint8_tensor(images), "images_float": images}
 
-    archive.add_endpoint("serving_default", serving_default, input_signature=[spec])
+    if truncation:
+        def serving_default(z, truncation_psi):
+            return outputs(model.generate(z, truncation_psi))
+
+        psi_spec = tf.TensorSpec([1], tf.float32, name="truncation_psi")
+        archive.add_endpoint("serving_default", serving_default, input_signature=[spec, psi_spec])
+    else:
+        def serving_default(z):
+            return outputs(model(z, training=False))
+
+        archive.add_endpoint("serving_default", serving_default, input_signature=[spec])
     return archive
 
 
@@ -77,13 +92,17 @@ def _flex_ops(message):
     return sorted(ops)
 
 
-def convert(model, variant="float32"):
+def convert(model, variant="float32", batch_size=None, truncation=False):
     """Converts a single-input Keras model to TFLite bytes, built-ins only.
 
     Args:
         model: keras.Model with one float input `[batch, features]`
             (a ViTGAN `Generator`).
         variant: `"float32"`, `"float16"` or `"int8"` (dynamic range).
+        batch_size: int or None (default: a dynamic batch). A static batch
+            for runtimes without dynamic shapes (LiteRT.js).
+        truncation: bool, default False. Add the `truncation_psi` input
+            (see `_tflite_archive`).
 
     Returns:
         The `.tflite` flatbuffer as bytes.
@@ -96,7 +115,8 @@ def convert(model, variant="float32"):
         raise ValueError(f"Expected `variant` in {TFLITE_VARIANTS}. Received: variant={variant!r}")
     with tempfile.TemporaryDirectory(prefix="vitgan_tflite_") as tmp:
         saved_model_dir = os.path.join(tmp, "saved_model")
-        _tflite_archive(model).write_out(saved_model_dir, verbose=False)
+        _tflite_archive(model, batch_size=batch_size, truncation=truncation).write_out(
+            saved_model_dir, verbose=False)
         try:
             return _converter(saved_model_dir, variant).convert()
         except Exception as error:  # tf.lite's ConverterError is not public API.

@@ -48,7 +48,8 @@ class PackagingTest(unittest.TestCase):
     def test_console_scripts_point_at_command_line_mains(self):
         scripts = _pyproject()["scripts"]
         self.assertEqual(set(scripts), {"vitgan-train", "vitgan-evaluate", "vitgan-export",
-                                        "vitgan-sample", "vitgan-ablation", "vitgan-tflite-demo"})
+                                        "vitgan-sample", "vitgan-ablation", "vitgan-tflite-demo",
+                                        "vitgan-web-demo"})
         for name, target in scripts.items():
             module, function = target.split(":")
             main = getattr(importlib.import_module(module), function)
