@@ -72,8 +72,6 @@ FASHION_MNIST_SIZE = 32  # 28 -> 32, background -1 (vitgan_tf.images.center_padd
 
 
 def parse_args(argv=None):
-    from vitgan_tf import limits  # noqa: PLC0415
-
     parser = argparse.ArgumentParser(
         prog="python bench/gpu_check.py", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,7 +80,7 @@ def parse_args(argv=None):
     mode.add_argument("--kid", metavar="OUT",
                       help="KID / FID of OUT's samples (TensorFlow backend, after the check)")
     parser.add_argument("--tiny", action="store_true", help="tiny models and budgets (CPU, CI)")
-    parser.add_argument("--run-minutes", type=limits.float_arg(0, 60),
+    parser.add_argument("--run-minutes", type=float,
                         help="training minutes of each timed run (default 2.5; tiny 0.1)")
     parser.add_argument("--data-dir", help="Fashion-MNIST IDX files (default: vitgan_tf.sources')")
     return parser.parse_args(argv)
@@ -248,8 +246,8 @@ def check(args):
         return error(str(problem))
     size = SIZES["tiny" if args.tiny else "gpu"]
     minutes = args.run_minutes if args.run_minutes is not None else size["run_minutes"]
-    if not minutes > 0:
-        return error(f"--run-minutes must be > 0. Received: {minutes}")
+    if not 0 < minutes <= 60:  # also refuses nan
+        return error(f"--run-minutes must be > 0 and <= 60. Received: {minutes}")
     from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES  # noqa: PLC0415
 
     data_dir = args.data_dir or os.environ.get("VITGAN_TF_FASHION_MNIST_DIR", FASHION_MNIST_DIR)

@@ -19,7 +19,6 @@ first time.
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

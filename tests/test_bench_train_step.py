@@ -62,7 +62,7 @@ def test_bad_arguments_are_refused_before_timing(tmp_path, capsys):
     for argv, message in (([*TINY, "--baseline", str(tmp_path)], "not a checkout"),
                           ([*TINY, "--baseline", ROOT, "--in-process"], "drop --in-process"),
                           ([*TINY, "--iters", "3"], "--iters must be >= 5"),
-                          ([*TINY, "--rounds", "0"], "--rounds must be >= 1"),
+                          ([*TINY, "--rounds", "0"], "argument --rounds: expected an integer in [1, 1000], got 0"),
                           ([*TINY, "--mode", "fast"], "unknown ['fast']")):
         with pytest.raises(SystemExit):
             train_step.main(argv)

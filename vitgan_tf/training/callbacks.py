@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from vitgan_tf.images import make_grid, save_png, to_uint8
 from vitgan_tf.lipschitz import jacobian_norm
+from vitgan_tf.metrics.evaluation import FEATURES_ID
 from vitgan_tf.metrics.evaluation import evaluate_generator
 from vitgan_tf.metrics.evaluation import reference_statistics
 from vitgan_tf.io import atomic_write, atomic_write_text
@@ -422,9 +423,9 @@ class FIDCallback(keras.callbacks.Callback):
             batch end where it returns True (e.g. a training-time budget that
             has just stopped the run: `lambda: budget.exhausted`).
         cache: bool or None, default None. Read / write the cached reference
-            statistics; None: only with the Inception network (`extractor`
-            None or an `InceptionFeatureExtractor`), so that a stand-in's
-            features never pass for Inception's.
+            statistics; None: only for an extractor whose `features_id` is
+            `evaluation.FEATURES_ID` (the `InceptionFeatureExtractor`), so
+            that a stand-in's features never pass for Inception's.
 
     Example:
     >>> gan.fit(ds, callbacks=[FIDCallback("fashion_mnist", every_n_steps=2000,
@@ -475,16 +476,16 @@ class FIDCallback(keras.callbacks.Callback):
 
     def evaluate(self):
         """Computes the metrics now; returns {name: float}."""
-        from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
-
         if self.extractor is None:
+            from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
+
             self.extractor = InceptionFeatureExtractor(batch_size=self.batch_size)
         gen = self._generator()
         progress = self.verbose >= 2
         if self._reference is None:
             cache = self.cache
-            if cache is None:
-                cache = isinstance(self.extractor, InceptionFeatureExtractor)
+            if cache is None:  # the Inception network states its features; a stand-in does not
+                cache = getattr(self.extractor, "features_id", None) == FEATURES_ID
             self._reference = reference_statistics(
                 self.dataset, self.split, image_size=getattr(gen, "image_size", None), num_samples=self.real_samples,
                 kid_samples=self.kid_samples, extractor=self.extractor, batch_size=self.batch_size,

@@ -61,9 +61,14 @@ class TensorFlowStep:
     # === Gradients ===
 
     def _discriminator_gradients(self, real, draws, num_replicas):
-        """D loss terms, D gradients and the new ISN vectors (not assigned)."""
-        disc = self.discriminator
-        fake = ops.stop_gradient(self.generator(draws["z_d"], training=True))
+        """D loss terms, D gradients, the new ISN vectors and G's new non-trainable values
+        (`w_avg`, from the call that makes D's fakes); none of them assigned."""
+        disc, gen = self.discriminator, self.generator
+        # Stateless, as D's own call: a variable assigned here would need a merge_call under
+        # a strategy, which a nested tf.function (replica XLA) cannot make.
+        with keras.StatelessScope() as g_scope:
+            fake = ops.stop_gradient(gen(draws["z_d"], training=True))
+        g_updates = [g_scope.get_current_value(v) for v in gen.non_trainable_variables]
         inputs = self._discriminator_inputs(real, fake, draws)
         batch = ops.shape(real)[0]
         with keras.StatelessScope() as scope, tf.GradientTape() as tape:
@@ -78,38 +83,46 @@ class TensorFlowStep:
             scaled = self.d_optimizer.scale_loss(d_loss / num_replicas)
         grads = tape.gradient(scaled, disc.trainable_variables)
         updates = [scope.get_current_value(v) for v in disc.non_trainable_variables]
-        return grads, updates, stats
+        return grads, updates, g_updates, stats
 
     def _generator_gradients(self, draws, num_replicas):
-        """G loss and G gradients."""
-        with tf.GradientTape() as tape:
-            fake = self.generator(draws["z_g"], training=True)
+        """G loss, G gradients and G's new non-trainable values (not assigned)."""
+        gen = self.generator
+        with keras.StatelessScope() as scope, tf.GradientTape() as tape:
+            fake = gen(draws["z_g"], training=True)
             logits = self.discriminator(augment.apply_params(fake, draws["aug_g"]), training=False)
             g_loss = losses.nonsaturating_generator_loss(logits)
             scaled = self.g_optimizer.scale_loss(g_loss / num_replicas)
-        grads = tape.gradient(scaled, self.generator.trainable_variables)
-        return grads, g_loss
+        grads = tape.gradient(scaled, gen.trainable_variables)
+        updates = [scope.get_current_value(v) for v in gen.non_trainable_variables]
+        return grads, g_loss, updates
 
     def compute_gradients(self, real):
         """(D gradients, G gradients) of one step on `real`, no update (for tests)."""
         draws = self.sample_randomness(ops.shape(real)[0])
-        d_grads, _, _ = self._discriminator_gradients(real, draws, 1)
-        g_grads, _ = self._generator_gradients(draws, 1)
+        d_grads = self._discriminator_gradients(real, draws, 1)[0]
+        g_grads = self._generator_gradients(draws, 1)[0]
         return d_grads, g_grads
+
+    @staticmethod
+    def _assign(variables, values):
+        for variable, value in zip(variables, values):
+            if value is not None:
+                variable.assign(value)
 
     # === Step ===
 
     def _apply(self, real, draws, num_replicas=1):
         """The step's updates; returns (d_loss, g_loss, d_real, d_fake, bcr)."""
-        d_grads, updates, (d_loss, d_real, d_fake, bcr) = self._d_grad_fn(
+        d_grads, updates, g_updates, (d_loss, d_real, d_fake, bcr) = self._d_grad_fn(
             real, draws, num_replicas
         )
-        for variable, value in zip(self.discriminator.non_trainable_variables, updates):
-            if value is not None:
-                variable.assign(value)
+        self._assign(self.discriminator.non_trainable_variables, updates)
+        self._assign(self.generator.non_trainable_variables, g_updates)  # before G's own call
         self.d_optimizer.apply_gradients(zip(d_grads, self.discriminator.trainable_variables))
 
-        g_grads, g_loss = self._g_grad_fn(draws, num_replicas)
+        g_grads, g_loss, g_updates = self._g_grad_fn(draws, num_replicas)
+        self._assign(self.generator.non_trainable_variables, g_updates)
         self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_variables))
         self.update_ema()
         self.train_steps.assign_add(1)
