@@ -16,12 +16,8 @@ Each cell is the median of `--repeats` timed calls after one warm-up call;
 TensorFlow's intra-op threads are also set to `--threads`. Prints a
 Markdown table (and writes JSON with `--json`).
 
-Expected (cifar10, random weights, 2 shared cores of an AVX-512/AMX Xeon,
-TF 2.21, ai-edge-litert 2.3.0, 2026-11-25): Keras, SavedModel and TFLite
-float32/float16 all run at about 35-65 img/s at batch 1 and 50-100 img/s at
-batch 64; TFLite int8 (dynamic range) is 2-5x faster (about 200-290 img/s
-at batch 1) at a quarter of the file size. Numbers move by up to 2x with
-the load of other jobs on the machine. Wall time about 1.5 minutes.
+Measured tables, with their CPUs and commands: docs/performance.md
+("Generator inference"). Wall time about 1.5 minutes.
 """
 
 import argparse
