@@ -14,9 +14,8 @@ import datetime
 import json
 import os
 
-import keras
-
 from vitgan_tf.models import DISCRIMINATORS, load_generator, preset_utils
+from vitgan_tf.models.loading import load_model_file
 from vitgan_tf.runs import RunFolder
 
 
@@ -24,22 +23,6 @@ def _date(path):
     """The modification date of `path` (UTC, ISO 8601)."""
     stamp = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
     return stamp.isoformat(timespec="seconds")
-
-
-def _load_discriminator(path):
-    """The run's discriminator checkpoint, in safe mode, float32."""
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # Keras raises many types for damaged archives.
-        raise ValueError(f"Could not load checkpoint {path!r} as a Keras model "
-                         f"({type(error).__name__}: {error})") from error
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    if not isinstance(model, tuple(DISCRIMINATORS.values())):
-        raise ValueError(f"{path!r} holds a {type(model).__name__}, not a ViTGAN discriminator")
-    return model
 
 
 def run_metadata(folder):
@@ -72,5 +55,6 @@ def write_run_preset(run, preset_dir):
     folder = RunFolder(run)
     metadata = run_metadata(folder)  # a bad run folder fails before anything is written
     generator = load_generator(folder.require_checkpoint("ema_generator"))
-    discriminator = _load_discriminator(folder.require_checkpoint("discriminator"))
+    discriminator = load_model_file(folder.require_checkpoint("discriminator"),
+                                    tuple(DISCRIMINATORS.values()), "a ViTGAN discriminator")
     return preset_utils.save_to_preset(generator, preset_dir, metadata, discriminator=discriminator)

@@ -26,7 +26,7 @@ import sys
 
 import vitgan_tf  # noqa: F401  (first: it imports TensorFlow quietly, vitgan_tf.native_log)
 
-from vitgan_tf.io import check_output_folder
+from vitgan_tf.io import check_new_folder
 
 LITERT_VERSION = "2.5.3"
 PAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
@@ -106,9 +106,7 @@ def build(generator, out, litert_dir, variants=WEB_VARIANTS, source=None):
     if generator.w_avg is None:
         raise ValueError(f"{generator.name} keeps no w_avg (saved before it existed): the page's "
                          "truncation slider needs it; re-save it from a current training run")
-    check_output_folder(out)
-    if os.path.isdir(out) and os.listdir(out):
-        raise FileExistsError(f"--out {out!r} exists and is not empty; choose a new folder")
+    check_new_folder(out)
     files = {}
     flatbuffers = {v: convert(generator, v, batch_size=1, truncation=True) for v in variants}
     os.makedirs(out, exist_ok=True)
@@ -155,9 +153,7 @@ def main(argv=None):
                                              "npm installs it there when missing)")
     args = parser.parse_args(argv)
     try:
-        check_output_folder(args.out)
-        if os.path.isdir(args.out) and os.listdir(args.out):
-            raise FileExistsError(f"--out {args.out!r} exists and is not empty; choose a new folder")
+        check_new_folder(args.out)  # before npm and the model: nothing is done for a bad --out
         litert = find_litert(args.litert_dir)
         generator, path = load_source(args)
         meta = build(generator, args.out, litert, args.variants, source=path)

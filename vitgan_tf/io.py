@@ -83,6 +83,14 @@ def check_output_folder(path, flag="--out"):
         raise NotADirectoryError(f"{flag} {path!r} is a file; give a folder")
 
 
+def check_new_folder(path, flag="--out"):
+    """`check_output_folder`, and `FileExistsError` naming `flag` if `path` holds anything:
+    for outputs written whole into a folder of their own (a preset, the web demo)."""
+    check_output_folder(path, flag)
+    if os.path.isdir(path) and os.listdir(path):
+        raise FileExistsError(f"{flag} {os.fspath(path)!r} exists and is not empty; choose a new folder")
+
+
 def check_output_file(path, flag="--out"):
     """Raises `ValueError` naming `flag` unless `path` can be written as a file.
 

@@ -8,8 +8,51 @@ import keras
 from vitgan_tf.models.generator import Generator
 
 
+def load_model_file(path, classes, what):
+    """Loads a `.keras` file (safe mode, float32) holding one of `classes`, with clear errors.
+
+    Args:
+        path: str. A `.keras` file.
+        classes: a class or tuple of classes the model must be.
+        what: str. What the file should hold, for the messages (e.g. "a generator").
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: not a readable `.keras` archive, or a model of another class.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Checkpoint not found: {path!r} (expected {what})")
+    if os.path.isdir(path) or not path.endswith(".keras"):
+        raise ValueError(f"Expected a `.keras` file holding {what}. Received: {path!r}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"Checkpoint {path!r} is corrupt: it is not a `.keras` (zip) archive "
+            f"({os.path.getsize(path)} bytes)."
+        )
+    # Exports compute in float32 even if training used mixed precision: the
+    # model configs do not store the policy, so they follow the global one.
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises many types for damaged archives.
+        raise ValueError(
+            f"Could not load checkpoint {path!r} as a Keras model "
+            f"({type(error).__name__}: {error})"
+        ) from error
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    if not isinstance(model, classes):
+        raise ValueError(
+            f"{path!r} holds a {type(model).__name__} named {model.name!r}, not a ViTGAN "
+            f"model of the expected kind; expected {what}."
+        )
+    return model
+
+
 def load_generator(path):
-    """Loads a ViTGAN `Generator` from a `.keras` file, with clear errors.
+    """Loads a ViTGAN `Generator` from a `.keras` file, with clear errors (`load_model_file`).
 
     Args:
         path: str. A `.keras` file written by `Generator.save`.
@@ -24,34 +67,4 @@ def load_generator(path):
             truncated, wrong format) or holds a model that is not a ViTGAN
             `Generator` (e.g. a discriminator or a plain Dense model).
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Generator checkpoint not found: {path!r}")
-    if os.path.isdir(path) or not path.endswith(".keras"):
-        raise ValueError(
-            f"Expected a `.keras` file written by `Generator.save`. Received: {path!r}"
-        )
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"Checkpoint {path!r} is corrupt: it is not a `.keras` (zip) archive "
-            f"({os.path.getsize(path)} bytes)."
-        )
-    # Exports compute in float32 even if training used mixed precision: the
-    # Generator config does not store the policy, so it follows the global one.
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # Keras raises many types for damaged archives.
-        raise ValueError(
-            f"Could not load checkpoint {path!r} as a Keras model "
-            f"({type(error).__name__}: {error})"
-        ) from error
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    if not isinstance(model, Generator):
-        raise ValueError(
-            f"{path!r} holds a {type(model).__name__} named {model.name!r}, not a ViTGAN "
-            "`vitgan_tf.models.Generator`; expected a generator."
-        )
-    return model
+    return load_model_file(path, Generator, "a generator (`vitgan_tf.models.Generator`)")

@@ -97,12 +97,10 @@ def save_to_preset(model, preset_dir, metadata=None, discriminator=None):
     Refuses a folder that exists and is not empty. `metadata` (a dict) is
     merged into `metadata.json`.
     """
-    from vitgan_tf.io import check_output_folder  # noqa: PLC0415
+    from vitgan_tf.io import check_new_folder  # noqa: PLC0415
 
     preset_dir = os.fspath(preset_dir)
-    check_output_folder(preset_dir, flag="preset_dir")
-    if os.path.isdir(preset_dir) and os.listdir(preset_dir):
-        raise FileExistsError(f"Preset folder {preset_dir!r} exists and is not empty; choose a new one")
+    check_new_folder(preset_dir, flag="Preset folder")
     os.makedirs(preset_dir, exist_ok=True)
     _write_json(os.path.join(preset_dir, CONFIG_FILE), keras.saving.serialize_keras_object(model))
     model.save_weights(os.path.join(preset_dir, WEIGHTS_FILE))
