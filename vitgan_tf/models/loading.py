@@ -1,11 +1,24 @@
 """Loading saved generators with clear errors (used by sampling, evaluation and export)."""
 
+import contextlib
 import os
 import zipfile
 
 import keras
 
 from vitgan_tf.models.generator import Generator
+
+
+@contextlib.contextmanager
+def float32_policy():
+    """Builds models in float32 inside the block, whatever the global dtype policy: the
+    model configs do not store the policy, so loaded models would follow the global one."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def load_model_file(path, classes, what):
@@ -30,19 +43,14 @@ def load_model_file(path, classes, what):
             f"Checkpoint {path!r} is corrupt: it is not a `.keras` (zip) archive "
             f"({os.path.getsize(path)} bytes)."
         )
-    # Exports compute in float32 even if training used mixed precision: the
-    # model configs do not store the policy, so they follow the global one.
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
     try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        with float32_policy():  # exports compute in float32 even after mixed precision
+            model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises many types for damaged archives.
         raise ValueError(
             f"Could not load checkpoint {path!r} as a Keras model "
             f"({type(error).__name__}: {error})"
         ) from error
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
     if not isinstance(model, classes):
         raise ValueError(
             f"{path!r} holds a {type(model).__name__} named {model.name!r}, not a ViTGAN "

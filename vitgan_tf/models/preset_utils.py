@@ -135,15 +135,14 @@ def load_from_preset(cls, preset, load_weights=True):
             break
     else:
         raise ValueError(f"Preset {preset!r} holds no {cls.__name__} (it holds {found})")
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
+    from vitgan_tf.models.loading import float32_policy  # noqa: PLC0415
+
     try:
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        with float32_policy():
+            model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as error:  # Keras raises many types for a damaged config.
         raise ValueError(f"Preset file {path!r} does not describe a {cls.__name__} "
                          f"({type(error).__name__}: {error})") from error
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
     if not isinstance(model, cls):
         raise ValueError(f"Preset file {path!r} holds a {type(model).__name__}, not a {cls.__name__}")
     if load_weights:
