@@ -3,7 +3,8 @@
     python -m export --run RUN --out exported [--checkpoint ema|generator]
     python -m export --generator FILE.keras --out exported [--name vitgan] [--version 1]
         [--formats saved_model tflite] [--variants float32 float16 int8] [--overwrite]
-    python -m export --run RUN --preset PRESET_DIR    # the run as a preset with weights
+    python -m export --preset vitgan_fashion_mnist --out exported   # a preset's generator
+    python -m export --run RUN --to-preset PRESET_DIR [--check-samples 500]   # a run as a preset
 """
 
 import argparse
@@ -13,8 +14,10 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import vitgan_tf  # noqa: E402,F401  (first: it imports TensorFlow quietly, vitgan_tf.native_log)
+from vitgan_tf import limits  # noqa: E402
 from . import common  # noqa: E402
 from .main import FORMATS, export_generator  # noqa: E402
+from .preset import MAX_CHECK_SAMPLES  # noqa: E402
 from .tflite import TFLITE_VARIANTS  # noqa: E402
 
 
@@ -25,12 +28,17 @@ def parse_args(argv=None):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="training run folder (config.json, checkpoints/)")
     source.add_argument("--generator", help="a .keras generator file")
+    source.add_argument("--preset", help="a preset with weights (a built-in name or a folder)")
     parser.add_argument("--checkpoint", choices=sorted(common.RUN_CHECKPOINTS), default=None,
                         help="which checkpoint of --run to export (default: ema)")
     output = parser.add_mutually_exclusive_group(required=True)
     output.add_argument("--out", help="output base folder (SavedModel, TFLite)")
-    output.add_argument("--preset", help="write --run as a preset folder instead (new or empty): "
-                                         "EMA generator, discriminator, metadata.json")
+    output.add_argument("--to-preset", metavar="PRESET_DIR",
+                        help="write --run as a preset folder instead (new or empty): "
+                             "EMA generator, discriminator, metadata.json")
+    parser.add_argument("--check-samples", type=limits.int_arg(2, MAX_CHECK_SAMPLES), default=0, metavar="N",
+                        help="with --to-preset: also record FID / KID of N generated images against N "
+                             "real ones in metadata.json['check'] (default 0: none)")
     parser.add_argument("--name", default="vitgan", help="model name (default: vitgan)")
     parser.add_argument("--version", type=int, default=None,
                         help="version folder (default: next free number)")
@@ -47,11 +55,15 @@ def main(argv=None):
     if args.run is None and args.checkpoint is not None:
         print("error: --checkpoint only applies to --run", file=sys.stderr)
         return 2
-    if args.preset is not None:
+    if args.to_preset is not None:
         return _write_preset(args)
+    if args.check_samples:
+        print("error: --check-samples only applies to --to-preset", file=sys.stderr)
+        return 2
     try:
         result = export_generator(
-            args.out, run=args.run, generator=args.generator, checkpoint=args.checkpoint or "ema",
+            args.out, run=args.run, generator=args.generator, preset=args.preset,
+            checkpoint=args.checkpoint or "ema",
             name=args.name, version=args.version, formats=args.formats,
             variants=args.variants, overwrite=args.overwrite,
         )
@@ -73,10 +85,10 @@ def _write_preset(args):
     from .preset import write_run_preset  # noqa: PLC0415
 
     if args.run is None:
-        print("error: --preset writes a training run: give --run RUN", file=sys.stderr)
+        print("error: --to-preset writes a training run: give --run RUN", file=sys.stderr)
         return 2
     try:
-        folder = write_run_preset(args.run, args.preset)
+        folder = write_run_preset(args.run, args.to_preset, check_samples=args.check_samples)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

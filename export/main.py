@@ -1,10 +1,10 @@
-"""`export_generator`: run folder or `.keras` file -> SavedModel and TFLite files."""
+"""`export_generator`: run folder, `.keras` file or preset -> SavedModel and TFLite files."""
 
 import os
 import shutil
 
 from vitgan_tf.io import check_output_folder
-from vitgan_tf.models import load_generator
+from vitgan_tf.models import Generator, load_generator, preset_utils
 
 from . import common
 from .saved_model import export_saved_model
@@ -23,7 +23,8 @@ def export_paths(out, name, version):
 
 
 def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitgan",
-                     version=None, formats=FORMATS, variants=TFLITE_VARIANTS, overwrite=False):
+                     version=None, formats=FORMATS, variants=TFLITE_VARIANTS, overwrite=False,
+                     preset=None):
     """Exports a generator checkpoint as a SavedModel and/or TFLite files.
 
     Args:
@@ -38,6 +39,8 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
         variants: subset of `("float32", "float16", "int8")` for TFLite.
         overwrite: bool, default False. Replace existing version folders
             (otherwise they raise `FileExistsError` before anything is written).
+        preset: str or None. A preset with weights (a built-in name or a
+            folder) instead of `run` or `generator`.
 
     Returns:
         Dict with `"version"`, `"saved_model"` (folder or None) and
@@ -52,7 +55,14 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
         raise ValueError(f"`name` {name!r} is reserved for the TFLite folder; choose another.")
     out = os.fspath(out)
     check_output_folder(out)  # created if missing
-    path, run_config = common.resolve_checkpoint(run, generator, checkpoint)
+    if preset is not None:
+        if run is not None or generator is not None:
+            raise ValueError(f"Give one of `run`, `generator` and `preset`. Received: run={run!r}, "
+                             f"generator={generator!r}, preset={preset!r}")
+        folder = preset_utils.preset_folder(preset)
+        path, run_config = os.path.join(folder, preset_utils.WEIGHTS_FILE), None
+    else:
+        path, run_config = common.resolve_checkpoint(run, generator, checkpoint)
     if version is None:
         version = common.next_version(
             os.path.join(out, name), os.path.join(out, TFLITE_FOLDER, name)
@@ -66,7 +76,7 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
                 f"Export destination {dest!r} already exists; choose another --version "
                 "or pass --overwrite to replace it."
             )
-    model = load_generator(path)
+    model = Generator.from_preset(folder) if preset is not None else load_generator(path)
     result = {"version": version, "source": path, "saved_model": None, "tflite": {}}
     created = []  # Version folders this call made, removed again if a later step fails.
     try:

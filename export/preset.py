@@ -1,6 +1,6 @@
 """A training run as a preset with weights (KerasHub's layout, `vitgan_tf.models.preset_utils`).
 
-    python -m export --run RUN --preset PRESET_DIR
+    python -m export --run RUN --to-preset PRESET_DIR
 
 The preset holds the run's EMA generator (`config.json`, `model.weights.h5`)
 and its discriminator (`discriminator.json`, `discriminator.weights.h5`), and
@@ -8,15 +8,27 @@ and its discriminator (`discriminator.json`, `discriminator.weights.h5`), and
 minutes, its last FID / KID evaluations (from `metrics.jsonl`, and
 `evaluation.json` when `python -m vitgan_tf.evaluate --run` wrote one), with
 their dates.
+
+    python -m export --run RUN --to-preset PRESET_DIR --check-samples 500
+
+also records `metadata["check"]`: FID and KID of `--check-samples` generated
+images (latent seed 0) against as many real training images, measured by
+`vitgan_tf.metrics.evaluation` on the written preset's generator, so that a
+test can recompute them from the shipped weights (`preset_check`).
 """
 
 import datetime
 import json
 import os
 
-from vitgan_tf.models import DISCRIMINATORS, load_generator, preset_utils
+from vitgan_tf import limits
+from vitgan_tf.models import DISCRIMINATORS, Generator, load_generator, preset_utils
 from vitgan_tf.models.loading import load_model_file
 from vitgan_tf.runs import RunFolder
+
+CHECK_SEED = 0
+MAX_CHECK_SAMPLES = 60000  # Fashion-MNIST's training split
+CHECK_KID_BLOCKS = 5  # KID's std needs more than one block
 
 
 def _date(path):
@@ -50,11 +62,45 @@ def run_metadata(folder):
     return {"training": training, "source_run": os.path.abspath(folder.path)}
 
 
-def write_run_preset(run, preset_dir):
-    """Writes run folder `run` as the preset folder `preset_dir` (new or empty); returns it."""
+def preset_check(generator, dataset, num_samples, seed=CHECK_SEED, extractor=None, progress=True):
+    """FID and KID of `num_samples` images of `generator` (latent `seed`) against the first
+    `num_samples` training images of `dataset` (uncached), by the recipe's evaluation code;
+    KID in `CHECK_KID_BLOCKS` blocks, so that its std (TF-GAN's) is defined.
+
+    Returns `{"dataset", "num_samples", "seed", "metrics"}` (metrics: `compute_metrics`' dict,
+    e.g. `fid500`, `kid500`, `kid500_std`): what
+    `metadata["check"]` records and the built-in preset's test recomputes.
+    """
+    from vitgan_tf.metrics import evaluation  # noqa: PLC0415
+    from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
+
+    extractor = extractor or InceptionFeatureExtractor()
+    reference = evaluation.reference_statistics(
+        dataset, "train", image_size=getattr(generator, "image_size", None), num_samples=num_samples,
+        kid_samples=num_samples, extractor=extractor, cache=False, progress=progress)
+    results = evaluation.evaluate_generator(
+        generator, reference, extractor, num_samples, kid_samples=num_samples, seed=seed,
+        progress=progress, kid_block_size=-(-num_samples // CHECK_KID_BLOCKS))
+    return {"dataset": dataset, "num_samples": int(num_samples), "seed": int(seed),
+            "metrics": results}
+
+
+def write_run_preset(run, preset_dir, check_samples=0):
+    """Writes run folder `run` as the preset folder `preset_dir` (new or empty); returns it.
+
+    With `check_samples`, also measures `preset_check` on the generator read
+    back from the written folder and records it as `metadata["check"]`.
+    """
     folder = RunFolder(run)
     metadata = run_metadata(folder)  # a bad run folder fails before anything is written
+    if check_samples:
+        limits.check_count("check_samples", check_samples, 2, MAX_CHECK_SAMPLES)
     generator = load_generator(folder.require_checkpoint("ema_generator"))
     discriminator = load_model_file(folder.require_checkpoint("discriminator"),
                                     tuple(DISCRIMINATORS.values()), "a ViTGAN discriminator")
-    return preset_utils.save_to_preset(generator, preset_dir, metadata, discriminator=discriminator)
+    preset_utils.save_to_preset(generator, preset_dir, metadata, discriminator=discriminator)
+    if check_samples:
+        shipped = Generator.from_preset(preset_dir)  # what a user loads, not the run's copy
+        metadata["check"] = preset_check(shipped, folder.read_config()["data"]["source"], check_samples)
+        preset_utils.update_metadata(preset_dir, {"check": metadata["check"]})
+    return preset_dir

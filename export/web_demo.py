@@ -3,6 +3,7 @@
     python -m export.web_demo --preset vitgan_fashion_mnist --out web_demo
     python -m export.web_demo --run RUN --out web_demo
     python -m http.server --directory web_demo 8000    # then open http://localhost:8000
+    python -m export.web_demo --preset vitgan_fashion_mnist --out web_demo --screenshot shot.png
 
 The folder holds the generator exported with a static batch of 1 and a
 `truncation_psi` input (`vitgan_float32.tflite`, and `vitgan_int8.tflite`
@@ -15,14 +16,20 @@ LiteRT.js (npm `@litertjs/core`, its ES modules and WASM files copied in:
 the page fetches nothing from elsewhere; an import map resolves the bare
 module names). LiteRT.js comes from `--litert-dir` (a `node_modules/@litertjs`
 folder), else from the cache, where `npm` installs the pinned version the
-first time.
+first time. `--screenshot PNG` also opens the page in headless Chromium
+(Playwright driving the system browser), waits until it has drawn, and
+saves a screenshot.
 """
 
 import argparse
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import vitgan_tf  # noqa: F401  (first: it imports TensorFlow quietly, vitgan_tf.native_log)
 
@@ -141,6 +148,55 @@ def load_source(args):
     return load_generator(args.generator), args.generator
 
 
+@contextlib.contextmanager
+def serve(folder):
+    """Serves `folder` over HTTP on a free local port in a thread; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=folder)
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def find_chromium():
+    """The system Chromium's path; `FileNotFoundError` naming the package otherwise."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        raise FileNotFoundError("Chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def screenshot(folder, path, query="accelerator=wasm", timeout_s=120):
+    """Opens the demo `folder` in headless Chromium, waits until the page has drawn its grid,
+    and saves a PNG screenshot at `path`; returns what the page shows as backend and latency.
+    """
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    except ImportError:
+        raise FileNotFoundError("the Python package playwright is not installed "
+                                "(pip install playwright)") from None
+    chromium = find_chromium()
+    with serve(folder) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 760})
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{url}/index.html?{query}")
+            page.wait_for_function("window.vitganReady === true", timeout=timeout_s * 1000)
+            if errors:
+                raise RuntimeError(f"the page failed: {errors[0]}")
+            page.screenshot(path=path, full_page=True)
+            return {"backend": page.inner_text("#backend"), "latency": page.inner_text("#latency")}
+        finally:
+            browser.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.web_demo", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -151,15 +207,28 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="+", choices=WEB_VARIANTS, default=list(WEB_VARIANTS))
     parser.add_argument("--litert-dir", help="a node_modules/@litertjs folder (default: the cache's; "
                                              "npm installs it there when missing)")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="also open the page in headless Chromium and save a screenshot here")
     args = parser.parse_args(argv)
     try:
         check_new_folder(args.out)  # before npm and the model: nothing is done for a bad --out
+        if args.screenshot:
+            from vitgan_tf.io import check_output_file  # noqa: PLC0415
+
+            check_output_file(args.screenshot, flag="--screenshot")
+            find_chromium()
         litert = find_litert(args.litert_dir)
         generator, path = load_source(args)
         meta = build(generator, args.out, litert, args.variants, source=path)
+        shown = screenshot(args.out, args.screenshot) if args.screenshot else None
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # the page itself failed in the browser
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if shown:
+        print(f"screenshot {args.screenshot}: {shown['backend']}, {shown['latency']}")
     print(f"wrote {args.out}: {', '.join(meta['files'].values())}, index.html, LiteRT.js "
           f"{LITERT_VERSION}; serve it with `python -m http.server --directory {args.out} 8000`")
     return 0

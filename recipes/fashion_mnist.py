@@ -51,7 +51,7 @@ def get_config():
         },
         "data": {"source": "fashion_mnist", "batch_size": 32},
         "gan": {"bcr_real": 1.0, "bcr_fake": 1.0, "r1_gamma": 0.0,
-                "augment_policy": "color,translation,cutout,scaling", "augment_p": 0.3,
+                "augment_policy": "color,translation,cutout,scaling", "augment_p": 0.15,
                 "ema_decay": 0.999, "ema_rampup": True},
         "optimizer": {"g_lr": 1e-3, "d_lr": 1e-3, "beta_1": 0.0, "beta_2": 0.99},
         # 2 hours of training time; steps is an upper bound (200k steps = 6.4M images).

@@ -110,7 +110,7 @@ def test_export_writes_a_run_as_a_preset(tmp_path, capsys):
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (run / "evaluation.json").write_text(json.dumps({"fid10k": 70.0}))
     preset = tmp_path / "preset"
-    assert export_main(["--run", str(run), "--preset", str(preset)]) == 0, capsys.readouterr().err
+    assert export_main(["--run", str(run), "--to-preset", str(preset)]) == 0, capsys.readouterr().err
     assert "wrote the preset" in capsys.readouterr().out
     np.testing.assert_array_equal(Generator.from_preset(str(preset)).generate(z, 0.5).numpy(),
                                   gen.generate(z, 0.5).numpy())
@@ -124,12 +124,12 @@ def test_export_writes_a_run_as_a_preset(tmp_path, capsys):
     assert training["evaluation"] == {"fid10k": 70.0}
     assert training["metrics_date"] and training["evaluation_date"]
     # Bad input: one line each, nothing written.
-    assert export_main(["--run", str(run), "--preset", str(preset)]) == 2
+    assert export_main(["--run", str(run), "--to-preset", str(preset)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
-    assert export_main(["--generator", "g.keras", "--preset", str(tmp_path / "p2")]) == 2
-    assert "--preset writes a training run" in capsys.readouterr().err
+    assert export_main(["--generator", "g.keras", "--to-preset", str(tmp_path / "p2")]) == 2
+    assert "--to-preset writes a training run" in capsys.readouterr().err
     (run / "checkpoints" / "discriminator.keras").unlink()
-    assert export_main(["--run", str(run), "--preset", str(tmp_path / "p3")]) == 2
+    assert export_main(["--run", str(run), "--to-preset", str(tmp_path / "p3")]) == 2
     assert "has no 'discriminator' checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "p3").exists()
 
@@ -146,3 +146,29 @@ def test_vitgan_saves_its_ema_generator_and_discriminator(tmp_path):
     images = gen(z).numpy()
     np.testing.assert_array_equal(Discriminator.from_preset(folder)(images).numpy(), disc(images).numpy())
     assert preset_utils.read_metadata(folder)["note"] == "tiny"
+
+
+def test_export_reads_a_preset(tmp_path, capsys):
+    """`python -m export --preset P --out O`: the preset's generator, as TFLite, same pixels."""
+    from export.__main__ import main as export_main
+    from export.common import to_uint8_tensor
+    from ai_edge_litert.interpreter import Interpreter
+
+    gen, disc, z = trained_like_pair()
+    preset = preset_utils.save_to_preset(gen, tmp_path / "preset")
+    out = tmp_path / "exported"
+    assert export_main(["--preset", preset, "--out", str(out), "--formats", "tflite",
+                        "--variants", "float32"]) == 0, capsys.readouterr().err
+    [path] = [os.path.join(d, f) for d, _, files in os.walk(out) for f in files if f.endswith(".tflite")]
+    runner = Interpreter(model_path=path).get_signature_runner("serving_default")
+    got = next(iter(runner(z=z).values()))
+    want = to_uint8_tensor(gen(z)).numpy()
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    # One source only, in one line.
+    with pytest.raises(SystemExit):  # argparse's one line
+        export_main(["--preset", preset, "--run", "r", "--out", str(out)])
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert export_main(["--preset", str(tmp_path / "nothing"), "--out", str(out)]) == 2
+    assert "Unknown preset" in capsys.readouterr().err
+    assert export_main(["--preset", preset, "--out", str(out), "--check-samples", "5"]) == 2
+    assert "--check-samples only applies to --to-preset" in capsys.readouterr().err

@@ -7,12 +7,7 @@ the cache with npm). `.ci/run` and README's test command install all three; wher
 missing the browser tests skip, naming it.
 """
 
-import contextlib
-import functools
-import http.server
 import os
-import shutil
-import threading
 
 import numpy as np
 import pytest
@@ -20,16 +15,15 @@ import pytest
 from export import web_demo
 from vitgan_tf.models import Generator
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def _missing_browser():
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the Python package playwright is not installed (pip install playwright)"
-    if CHROMIUM is None:
-        return "Chromium is not installed (apt-get install chromium)"
+    try:
+        web_demo.find_chromium()
+    except FileNotFoundError as error:
+        return str(error)
     return None
 
 
@@ -48,19 +42,6 @@ def demo(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("web") / "demo")
     meta = web_demo.build(gen, out, litert)
     return {"out": out, "meta": meta, "generator": gen}
-
-
-@contextlib.contextmanager
-def serve(folder):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=folder)
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 def litert_pixels(path, z, psi):
@@ -97,8 +78,8 @@ def test_page_pixels_equal_litert_in_chromium(demo, tmp_path):
 
     out, gen = demo["out"], demo["generator"]
     requests = []
-    with serve(out) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with web_demo.serve(out) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=web_demo.find_chromium(), args=["--no-sandbox"])
         try:
             page = browser.new_page()
             page.on("request", lambda request: requests.append(request.url))
@@ -120,11 +101,17 @@ def test_page_pixels_equal_litert_in_chromium(demo, tmp_path):
                 # Grey images: each canvas pixel repeats the one channel.
                 np.testing.assert_array_equal(shown[..., 0], shown[..., 2])
                 assert np.abs(shown[..., 0] - expected[..., 0].astype(np.int64)).max() <= 1, (seed, psi)
-            page.screenshot(path=str(tmp_path / "web_demo.png"))
         finally:
             browser.close()
-    assert os.path.getsize(tmp_path / "web_demo.png") > 1000
     assert all(r.startswith(url) for r in requests), [r for r in requests if not r.startswith(url)]
+    # The docs' screenshot command (`--screenshot`): the page as drawn, and what it reports.
+    shown = web_demo.screenshot(out, str(tmp_path / "web_demo.png"))
+    assert "WASM" in shown["backend"] and "ms" in shown["latency"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "web_demo.png") as shot:
+        pixels = np.asarray(shot.convert("L"))
+    assert shot.size[0] == 900 and pixels.std() > 10  # a drawn page, not a blank one
 
 
 def test_bad_input(tmp_path, capsys):

@@ -211,18 +211,20 @@ def reference_statistics(dataset, split="train", image_size=None, num_samples=No
 
 
 def evaluate_generator(generator, reference, extractor, num_samples, kid_samples=0, seed=0,
-                       batch_size=50, progress=False):
+                       batch_size=50, progress=False, kid_block_size=1024):
     """FID (and KID when `kid_samples`) of `num_samples` images of `generator` against
     `reference` (`ImageStatistics`), on fixed latents (`generator_batches(..., seed)`).
 
     The one evaluation of a generator during training: `FIDCallback` and the ablation's
-    runner call it. Returns `compute_metrics`' dict (`fid2k`, `kid2k`, `kid2k_std`, ...).
+    runner call it. Returns `compute_metrics`' dict (`fid2k`, `kid2k`, `kid2k_std`, ...);
+    `kid_block_size` as there.
     """
     fake = collect_statistics(
         generator_batches(generator, num_samples, batch_size, seed), extractor, num_samples,
         kid_samples=kid_samples, progress=progress, label="generated",
     )
-    return compute_metrics(reference, fake, ("fid", "kid") if kid_samples else ("fid",))
+    return compute_metrics(reference, fake, ("fid", "kid") if kid_samples else ("fid",),
+                           kid_block_size=kid_block_size)
 
 
 def compute_metrics(real, fake, metrics=("fid", "kid"), kid_block_size=1024):

@@ -114,6 +114,15 @@ def save_to_preset(model, preset_dir, metadata=None, discriminator=None):
     return preset_dir
 
 
+def update_metadata(preset_dir, extra):
+    """Merges the dict `extra` into the `metadata.json` of the preset folder `preset_dir`."""
+    path = os.path.join(preset_folder(preset_dir), METADATA_FILE)
+    metadata = _read_json(path, "metadata") if os.path.exists(path) else {}
+    metadata.update(extra)
+    _write_json(path, metadata)
+    return metadata
+
+
 def load_from_preset(cls, preset, load_weights=True):
     """A `cls` model (Generator, Discriminator, ...) from `preset`, in safe mode.
 

@@ -6,15 +6,15 @@
 # interrupted recipe run resumes, an interrupted baseline run is started again.
 #
 #   bash docs/quality/hybrid/final.sh [RECIPE_SETS...]   # e.g. --set model.discriminator.architecture=stylegan2
+#   FINAL_PART=120 bash docs/quality/hybrid/final.sh ...   # only the 120-min pair (25: only the seeds)
 #
 # Every run: FID and KID x1000 on 2000 samples against 10000 real training images, at half
-# the budget and at the end (the 120-min runs every 12 minutes), through the same
+# the budget and at the end (the 120-min runs every 30 minutes), through the same
 # run.evaluation_callbacks. The 120-min recipe run's FID10k comes afterwards from
 # `python -m vitgan_tf.evaluate --run runs/quality/recipe_120_seed0 --num-samples 10000`.
 set -u
 out=runs/quality
 mkdir -p "$out"
-lscpu | grep -E "Model name|CPU family|Model:" > "$out/cpu.txt"
 done_run() { [ -f "$1/metrics.jsonl" ] && grep -q '"fid2k"' "$1/metrics.jsonl" && \
              python -c "import json,sys; r=[json.loads(l) for l in open('$1/metrics.jsonl')]; sys.exit(0 if r[-1]['train_time'] >= $2*60 else 1)"; }
 baseline() {  # seed minutes every
@@ -34,9 +34,18 @@ recipe() {  # seed minutes every [sets]
     --set train.eval_every_minutes="$every" --set train.final_eval_samples=2000 \
     --set train.eval_samples=2000 "$@" >> "$dir.log" 2>&1
 }
-for seed in 0 1 2; do
-  baseline "$seed" 25 12.5
-  recipe "$seed" 25 12.5 "$@"
-done
-baseline 0 120 12
-recipe 0 120 12 "$@"
+part=${FINAL_PART:-all}
+# One line per invocation: runs pair up only where these lines name the same CPU.
+echo "$(date -u +%FT%TZ) part=$part $(lscpu | grep -E 'Model name|CPU family|^Model:' | tr -s ' ' | tr '\n' ' ')" >> "$out/cpu.txt"
+case "$part" in
+  all|25|120|120-recipe|120-baseline) ;;
+  *) echo "FINAL_PART must be all, 25, 120, 120-recipe or 120-baseline, not '$part'" >&2; exit 2;;
+esac
+if [ "$part" = all ] || [ "$part" = 25 ]; then
+  for seed in 0 1 2; do
+    baseline "$seed" 25 12.5
+    recipe "$seed" 25 12.5 "$@"
+  done
+fi
+case "$part" in all|120|120-baseline) baseline 0 120 30;; esac
+case "$part" in all|120|120-recipe) recipe 0 120 30 "$@";; esac

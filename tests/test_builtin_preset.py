@@ -1,0 +1,57 @@
+"""The built-in pretrained preset `vitgan_fashion_mnist`: shipped in the package, loadable
+offline, small, and its weights reproduce the quality its metadata states.
+
+Its `metadata.json` holds the run's FID10k / KID10k (`training.evaluation`, from
+`python -m vitgan_tf.evaluate --run RUN`) and a small-sample check (`check`: FID and KID of
+500 generated against 500 real images, measured by `export.preset.preset_check` on the
+written folder). The test recomputes the check from the shipped files: the FID must come
+back within float noise (it is biased at 500 samples, so it is compared with the same
+measurement, not with FID10k), and KID, which is unbiased, must agree with the run's KID10k
+within the two estimates' noise.
+"""
+
+import math
+import os
+
+import pytest
+
+from vitgan_tf.models import Discriminator, Generator, preset_utils
+from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES
+
+NAME = "vitgan_fashion_mnist"
+
+
+def test_shipped_small_and_described():
+    assert NAME in preset_utils.builtin_presets()
+    folder = preset_utils.preset_folder(NAME)
+    assert os.path.dirname(folder) == preset_utils.BUILTIN_DIR
+    size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+    assert size < 8e6, f"the preset holds {size / 1e6:.1f} MB"
+    metadata = preset_utils.read_metadata(NAME)
+    generator, discriminator = Generator.from_preset(NAME), Discriminator.from_preset(NAME)
+    assert metadata["parameter_count"] == generator.count_params()
+    assert metadata["discriminator_parameter_count"] == discriminator.count_params()
+    training = metadata["training"]
+    assert training["recipe"] == "fashion_mnist" and training["steps"] > 0
+    assert 100 <= training["train_minutes"] <= 130
+    evaluation = training["evaluation"]
+    assert evaluation["num_samples"] == 10000 and math.isfinite(evaluation["metrics"]["fid10k"])
+    assert training["evaluation_date"] and metadata["keras_version"] and metadata["vitgan_tf_version"]
+    assert float(generator.w_avg.numpy().std()) > 0  # trained: the running mean of w moved
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(FASHION_MNIST_DIR, FASHION_MNIST_FILES["train"])),
+                    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_shipped_weights_reproduce_the_recorded_quality():
+    from export.preset import preset_check
+
+    metadata = preset_utils.read_metadata(NAME)
+    check, evaluation = metadata["check"], metadata["training"]["evaluation"]["metrics"]
+    n = check["num_samples"]
+    got = preset_check(Generator.from_preset(NAME), check["dataset"], n, check["seed"],
+                       progress=False)["metrics"]
+    want = check["metrics"]
+    assert got[f"fid{n}"] == pytest.approx(want[f"fid{n}"], rel=1e-3)
+    assert got[f"kid{n}"] == pytest.approx(want[f"kid{n}"], rel=1e-3, abs=1e-5)
+    noise = math.hypot(got[f"kid{n}_std"], evaluation["kid10k_std"])
+    assert abs(got[f"kid{n}"] - evaluation["kid10k"]) <= 3 * noise, (got, evaluation)
