@@ -20,8 +20,9 @@ changed from the paper for this small ViT D, each found by the
 controlled probes of docs/quality/root_cause.md (made with the 64-token
 D): bCR weights 1 (the authors' public port; the paper's 10
 over-regularises D here) and DiffAugment (colour, translation, cutout,
-scaling) at p = 0.3 instead of 0.8 (with p = 0.8 and bCR, D sits at
-chance).
+scaling) at p = 0.15 instead of 0.8 (with p = 0.8 and bCR, D sits at
+chance; p = 0.15 beat the earlier 0.3 side by side at equal steps on two
+CPUs, docs/quality/hybrid.md).
 
 Budget: 2 hours of TRAINING time on whatever CPU runs it
 (`train.train_minutes`, summed over resumes; evaluations not counted);

@@ -63,15 +63,18 @@ def int_arg(low, high):
     return parse
 
 
-def float_arg(low, high):
-    """An argparse `type`: a finite float in (low, high], else argparse's one-line error."""
+def float_arg(low, high, include_low=False):
+    """An argparse `type`: a finite float in (low, high] ([low, high] with `include_low`),
+    else argparse's one-line error."""
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not (math.isfinite(value) and low < value <= high):
-            raise argparse.ArgumentTypeError(f"expected a number in ({low:g}, {high:g}], got {text}")
+        above = low <= value if include_low else low < value
+        if not (math.isfinite(value) and above and value <= high):
+            raise argparse.ArgumentTypeError(
+                f"expected a number in {'[' if include_low else '('}{low:g}, {high:g}], got {text}")
         return value
 
     parse.__name__ = "float"
