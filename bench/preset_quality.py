@@ -10,7 +10,7 @@ evaluation (the reference statistics are the same cached ones). Rows:
 
 - `keras`, one per `--psi`: `Generator.generate(z, psi)`, the truncation trick towards G's
   running mean `w_avg` (psi 1 is the plain generator);
-- with `--tflite DIR` (a `python -m export` TFLite folder): each of its `vitgan_*.tflite` files
+- with `--tflite DIR` (a `python -m export` TFLite folder): each of its `NAME_VARIANT.tflite` files
   run by ai-edge-litert on the same latents (psi 1), from its `images_float` output, so the
   evaluator quantises them as it does the Keras images.
 
@@ -57,11 +57,18 @@ def tflite_sampler(path, z_dim, threads=2):
 
 def tflite_files(folder):
     """{variant: path} of the `vitgan_*.tflite` files in a TFLite export folder."""
-    files = sorted(glob.glob(os.path.join(folder, "*.tflite")))
+    files = sorted(glob.glob(os.path.join(glob.escape(folder), "*_*.tflite")))
     if not files:
-        raise ValueError(f"--tflite {folder!r} holds no .tflite file (a `python -m export` "
-                         "folder such as exported/tflite/vitgan/1)")
-    return {os.path.basename(f)[: -len(".tflite")].split("_")[-1]: f for f in files}
+        raise ValueError(f"--tflite {folder!r} holds no NAME_VARIANT.tflite file (a `python -m "
+                         "export` folder such as exported/tflite/vitgan/1)")
+    found = {}
+    for path in files:
+        variant = os.path.basename(path)[: -len(".tflite")].rsplit("_", 1)[-1]
+        if variant in found:
+            raise ValueError(f"--tflite {folder!r} holds two {variant} files: "
+                             f"{os.path.basename(found[variant])}, {os.path.basename(path)}")
+        found[variant] = path
+    return found
 
 
 def plot(rows, path):
@@ -112,11 +119,11 @@ def main(argv=None, extractor=None):
     from vitgan_tf.metrics.inception_weights import FEATURES_ID  # noqa: PLC0415
     from vitgan_tf.models import Generator, load_generator  # noqa: PLC0415
 
-    check_output_folder(args.out)
     tflite = tflite_files(args.tflite) if args.tflite else {}
     generator = Generator.from_preset(args.preset) if args.preset else load_generator(args.generator)
     if any(psi != 1.0 for psi in args.psi) and generator.w_avg is None:
         raise ValueError(f"{generator.name} keeps no w_avg: truncation needs it (psi 1 only)")
+    check_output_folder(args.out)  # created only once the inputs are known good
     if extractor is None:
         from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
 

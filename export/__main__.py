@@ -17,7 +17,7 @@ import vitgan_tf  # noqa: E402,F401  (first: it imports TensorFlow quietly, vitg
 from vitgan_tf import limits  # noqa: E402
 from . import common  # noqa: E402
 from .main import FORMATS, export_generator  # noqa: E402
-from .preset import MAX_CHECK_SAMPLES  # noqa: E402
+from .preset import MAX_CHECK_SAMPLES, MIN_CHECK_SAMPLES  # noqa: E402
 from .tflite import TFLITE_VARIANTS  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def parse_args(argv=None):
     output.add_argument("--to-preset", metavar="PRESET_DIR",
                         help="write --run as a preset folder instead (new or empty): "
                              "EMA generator, discriminator, metadata.json")
-    parser.add_argument("--check-samples", type=limits.int_arg(2, MAX_CHECK_SAMPLES), default=0, metavar="N",
+    parser.add_argument("--check-samples", type=limits.int_arg(MIN_CHECK_SAMPLES, MAX_CHECK_SAMPLES), default=0, metavar="N",
                         help="with --to-preset: also record FID / KID of N generated images against N "
                              "real ones in metadata.json['check'] (default 0: none)")
     parser.add_argument("--name", default="vitgan", help="model name (default: vitgan)")

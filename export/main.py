@@ -54,7 +54,6 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
     if name == TFLITE_FOLDER:
         raise ValueError(f"`name` {name!r} is reserved for the TFLite folder; choose another.")
     out = os.fspath(out)
-    check_output_folder(out)  # created if missing
     if preset is not None:
         if run is not None or generator is not None:
             raise ValueError(f"Give one of `run`, `generator` and `preset`. Received: run={run!r}, "
@@ -63,6 +62,7 @@ def export_generator(out, run=None, generator=None, checkpoint="ema", name="vitg
         path, run_config = os.path.join(folder, preset_utils.WEIGHTS_FILE), None
     else:
         path, run_config = common.resolve_checkpoint(run, generator, checkpoint)
+    check_output_folder(out)  # created if missing, once the source is known good
     if version is None:
         version = common.next_version(
             os.path.join(out, name), os.path.join(out, TFLITE_FOLDER, name)

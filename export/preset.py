@@ -20,6 +20,7 @@ test can recompute them from the shipped weights (`preset_check`).
 import datetime
 import json
 import os
+import shutil
 
 from vitgan_tf import limits
 from vitgan_tf.models import DISCRIMINATORS, Generator, load_generator, preset_utils
@@ -29,6 +30,7 @@ from vitgan_tf.runs import RunFolder
 CHECK_SEED = 0
 MAX_CHECK_SAMPLES = 60000  # Fashion-MNIST's training split
 CHECK_KID_BLOCKS = 5  # KID's std needs more than one block
+MIN_CHECK_SAMPLES = 2 * CHECK_KID_BLOCKS  # at least 2 images per KID block
 
 
 def _date(path):
@@ -85,22 +87,49 @@ def preset_check(generator, dataset, num_samples, seed=CHECK_SEED, extractor=Non
             "metrics": results}
 
 
-def write_run_preset(run, preset_dir, check_samples=0):
+def _check_dataset(folder, check_samples):
+    """The run's real dataset for `preset_check`, or `ValueError` before anything is written."""
+    from vitgan_tf.metrics import datasets  # noqa: PLC0415
+
+    limits.check_count("check_samples", check_samples, MIN_CHECK_SAMPLES, MAX_CHECK_SAMPLES)
+    name = (folder.read_config().get("data") or {}).get("source")
+    if name not in datasets.DATASETS:
+        raise ValueError(f"--check-samples needs real images: run {folder.path!r} trained on "
+                         f"{name!r}, not one of {sorted(datasets.DATASETS)}")
+    count = len(datasets.load_dataset(name, "train", num_samples=check_samples))
+    if count < check_samples:
+        raise ValueError(f"--check-samples {check_samples} exceeds {name}'s {count} training images")
+    return name
+
+
+def write_run_preset(run, preset_dir, check_samples=0, extractor=None):
     """Writes run folder `run` as the preset folder `preset_dir` (new or empty); returns it.
 
     With `check_samples`, also measures `preset_check` on the generator read
-    back from the written folder and records it as `metadata["check"]`.
+    back from the written folder (with `extractor`, default the 2015
+    Inception) and records it as `metadata["check"]`; if that fails, the
+    folder is removed again.
     """
     folder = RunFolder(run)
     metadata = run_metadata(folder)  # a bad run folder fails before anything is written
-    if check_samples:
-        limits.check_count("check_samples", check_samples, 2, MAX_CHECK_SAMPLES)
+    dataset = _check_dataset(folder, check_samples) if check_samples else None
     generator = load_generator(folder.require_checkpoint("ema_generator"))
     discriminator = load_model_file(folder.require_checkpoint("discriminator"),
                                     tuple(DISCRIMINATORS.values()), "a ViTGAN discriminator")
+    if check_samples and extractor is None:
+        from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
+
+        extractor = InceptionFeatureExtractor()  # its weights load before anything is written
+    existed = os.path.isdir(preset_dir)
     preset_utils.save_to_preset(generator, preset_dir, metadata, discriminator=discriminator)
     if check_samples:
-        shipped = Generator.from_preset(preset_dir)  # what a user loads, not the run's copy
-        metadata["check"] = preset_check(shipped, folder.read_config()["data"]["source"], check_samples)
-        preset_utils.update_metadata(preset_dir, {"check": metadata["check"]})
+        try:
+            shipped = Generator.from_preset(preset_dir)  # what a user loads, not the run's copy
+            check = preset_check(shipped, dataset, check_samples, extractor=extractor)
+            preset_utils.update_metadata(preset_dir, {"check": check})
+        except BaseException:
+            shutil.rmtree(preset_dir, ignore_errors=True)
+            if existed:
+                os.makedirs(preset_dir, exist_ok=True)  # it was empty: leave it so
+            raise
     return preset_dir

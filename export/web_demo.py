@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import vitgan_tf  # noqa: F401  (first: it imports TensorFlow quietly, vitgan_tf.native_log)
 
@@ -171,28 +172,50 @@ def find_chromium():
     return path
 
 
-def screenshot(folder, path, query="accelerator=wasm", timeout_s=120):
-    """Opens the demo `folder` in headless Chromium, waits until the page has drawn its grid,
-    and saves a PNG screenshot at `path`; returns what the page shows as backend and latency.
-    """
+def find_browser_driver():
+    """Playwright's sync API and the system Chromium's path; `FileNotFoundError` naming what
+    is missing."""
     try:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+        from playwright import sync_api  # noqa: PLC0415
     except ImportError:
         raise FileNotFoundError("the Python package playwright is not installed "
                                 "(pip install playwright)") from None
-    chromium = find_chromium()
-    with serve(folder) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+    return sync_api, find_chromium()
+
+
+def screenshot(folder, path, query="accelerator=wasm", timeout_s=120):
+    """Opens the demo `folder` in headless Chromium, waits until the page has drawn its grid,
+    and saves a PNG screenshot at `path`; returns what the page shows as backend and latency.
+
+    `RuntimeError` (with the page's first error, if it raised one) when the browser or the
+    page fails or the page is not ready within `timeout_s`.
+    """
+    sync_api, chromium = find_browser_driver()
+    errors = []
+    with serve(folder) as url, sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        except sync_api.Error as error:
+            raise RuntimeError(f"Chromium ({chromium}) did not start: {error.message}") from None
         try:
             page = browser.new_page(viewport={"width": 900, "height": 760})
-            errors = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"{url}/index.html?{query}")
-            page.wait_for_function("window.vitganReady === true", timeout=timeout_s * 1000)
-            if errors:
-                raise RuntimeError(f"the page failed: {errors[0]}")
+            deadline = time.monotonic() + timeout_s
+            while True:  # ready, or the page's first error, or the deadline: whichever comes first
+                if errors:
+                    raise RuntimeError(f"the page failed: {errors[0]}")
+                try:
+                    page.wait_for_function("window.vitganReady === true", timeout=1000)
+                    break
+                except sync_api.TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the page was not ready after {timeout_s} s") from None
             page.screenshot(path=path, full_page=True)
             return {"backend": page.inner_text("#backend"), "latency": page.inner_text("#latency")}
+        except sync_api.Error as error:  # a timeout, a crashed page
+            detail = f" (the page's first error: {errors[0]})" if errors else ""
+            raise RuntimeError(f"the page did not finish: {error.message.splitlines()[0]}{detail}") from None
         finally:
             browser.close()
 
@@ -216,7 +239,7 @@ def main(argv=None):
             from vitgan_tf.io import check_output_file  # noqa: PLC0415
 
             check_output_file(args.screenshot, flag="--screenshot")
-            find_chromium()
+            find_browser_driver()  # before the export: nothing is built without the browser
         litert = find_litert(args.litert_dir)
         generator, path = load_source(args)
         meta = build(generator, args.out, litert, args.variants, source=path)

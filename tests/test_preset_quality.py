@@ -58,5 +58,5 @@ def test_bad_input(tmp_path, capsys):
         quality.parse_args(["--preset", "p", "--psi", "1.5", "--out", str(tmp_path)])
     assert "argument --psi: expected a number in [0, 1]" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="holds no .tflite file"):
+    with pytest.raises(ValueError, match="holds no NAME_VARIANT.tflite file"):
         quality.main(["--preset", "p", "--tflite", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])

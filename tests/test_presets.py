@@ -161,7 +161,7 @@ def test_export_reads_a_preset(tmp_path, capsys):
                         "--variants", "float32"]) == 0, capsys.readouterr().err
     [path] = [os.path.join(d, f) for d, _, files in os.walk(out) for f in files if f.endswith(".tflite")]
     runner = Interpreter(model_path=path).get_signature_runner("serving_default")
-    got = next(iter(runner(z=z).values()))
+    got = runner(z=z)["images"]
     want = to_uint8_tensor(gen(z)).numpy()
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
     # One source only, in one line.
@@ -170,5 +170,54 @@ def test_export_reads_a_preset(tmp_path, capsys):
     assert "not allowed with argument" in capsys.readouterr().err
     assert export_main(["--preset", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "Unknown preset" in capsys.readouterr().err
-    assert export_main(["--preset", preset, "--out", str(out), "--check-samples", "5"]) == 2
+    assert export_main(["--preset", preset, "--out", str(out), "--check-samples", "50"]) == 2
     assert "--check-samples only applies to --to-preset" in capsys.readouterr().err
+
+
+def _run_folder(root, gen, disc, source="fashion_mnist"):
+    (root / "checkpoints").mkdir(parents=True)
+    gen.save(str(root / "checkpoints" / "ema_generator.keras"))
+    disc.save(str(root / "checkpoints" / "discriminator.keras"))
+    (root / "checkpoints" / "state.json").write_text(json.dumps({"step": 10}))
+    (root / "config.json").write_text(json.dumps({"recipe": "fashion_mnist", "seed": 0,
+                                                  "data": {"source": source}}))
+    return root
+
+
+def test_run_preset_records_a_check_the_evaluator_reproduces(tmp_path, monkeypatch):
+    from export.preset import write_run_preset
+    from tests.test_ablation import FASHION_MNIST, pooled_pixels
+    from vitgan_tf.metrics import evaluation
+
+    if not os.path.isfile(FASHION_MNIST):
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    monkeypatch.setenv("VITGAN_TF_CACHE", str(tmp_path / "cache"))
+    keras.utils.set_random_seed(0)
+    gen = Generator.from_architecture("tiny", image_size=32, channels=1)
+    disc = Discriminator.from_architecture("tiny", image_size=32, channels=1)
+    run = _run_folder(tmp_path / "run", gen, disc)
+    preset = write_run_preset(str(run), str(tmp_path / "preset"), check_samples=20,
+                              extractor=pooled_pixels)
+    check = preset_utils.read_metadata(preset)["check"]
+    assert (check["dataset"], check["num_samples"], check["seed"]) == ("fashion_mnist", 20, 0)
+    real = evaluation.reference_statistics("fashion_mnist", "train", 32, num_samples=20,
+                                           kid_samples=20, extractor=pooled_pixels, cache=False)
+    want = evaluation.evaluate_generator(gen, real, pooled_pixels, 20, kid_samples=20, seed=0,
+                                         kid_block_size=4)  # 5 blocks: KID's std is defined
+    assert set(check["metrics"]) == {"fid20", "kid20", "kid20_std"}
+    for key, value in want.items():
+        np.testing.assert_allclose(check["metrics"][key], value, rtol=1e-5, err_msg=key)
+    # A check that cannot run is refused before anything is written; one that fails midway
+    # removes the folder again.
+    synthetic = _run_folder(tmp_path / "synthetic", gen, disc, source="synthetic")
+    with pytest.raises(ValueError, match="trained on 'synthetic', not one of"):
+        write_run_preset(str(synthetic), str(tmp_path / "p2"), check_samples=20, extractor=pooled_pixels)
+    with pytest.raises(ValueError, match=r"Expected check_samples in \[10, 60000\]"):
+        write_run_preset(str(run), str(tmp_path / "p3"), check_samples=5, extractor=pooled_pixels)
+
+    def broken(images):
+        raise RuntimeError("extractor failed")
+
+    with pytest.raises(RuntimeError, match="extractor failed"):
+        write_run_preset(str(run), str(tmp_path / "p4"), check_samples=20, extractor=broken)
+    assert not any((tmp_path / name).exists() for name in ("p2", "p3", "p4"))

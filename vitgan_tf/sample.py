@@ -33,7 +33,7 @@ def main(argv=None):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a preset with weights: a built-in name "
                         f"({', '.join(builtin_presets()) or 'none installed'}) or a folder written by "
-                        "save_to_preset or `python -m export --run RUN --preset DIR`")
+                        "save_to_preset or `python -m export --run RUN --to-preset DIR`")
     source.add_argument("--architecture", choices=sorted(ARCHITECTURES),
                         help="an UNTRAINED generator of an architecture (a check that the models build)")
     source.add_argument("--generator", help="a saved generator (.keras)")

@@ -35,12 +35,12 @@ recipe() {  # seed minutes every [sets]
     --set train.eval_samples=2000 "$@" >> "$dir.log" 2>&1
 }
 part=${FINAL_PART:-all}
-# One line per invocation: runs pair up only where these lines name the same CPU.
-echo "$(date -u +%FT%TZ) part=$part $(lscpu | grep -E 'Model name|CPU family|^Model:' | tr -s ' ' | tr '\n' ' ')" >> "$out/cpu.txt"
 case "$part" in
   all|25|120|120-recipe|120-baseline) ;;
   *) echo "FINAL_PART must be all, 25, 120, 120-recipe or 120-baseline, not '$part'" >&2; exit 2;;
 esac
+# One line per invocation: runs pair up only where these lines name the same CPU.
+echo "$(date -u +%FT%TZ) part=$part $(lscpu | grep -E 'Model name|CPU family|^Model:' | tr -s ' ' | tr '\n' ' ')" >> "$out/cpu.txt"
 if [ "$part" = all ] || [ "$part" = 25 ]; then
   for seed in 0 1 2; do
     baseline "$seed" 25 12.5
