@@ -160,6 +160,19 @@ def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator
     assert other["metrics"]["fid8"] > 1.0
 
 
+def test_preset_source_scores_as_its_generator_file(tiny_dataset, saved_generator):
+    from vitgan_tf.models import preset_utils
+
+    preset = preset_utils.save_to_preset(keras.saving.load_model(saved_generator, safe_mode=True),
+                                         tiny_dataset / "preset")
+    argv = ["--dataset", "tiny", "--num-samples", "6", "--real-samples", "8", "--metrics", "fid"]
+    from_preset = _run(["--preset", preset, *argv])
+    from_file = _run(["--generator", saved_generator, *argv])
+    assert from_preset["metrics"] == from_file["metrics"] and from_preset["evaluated"] == f"preset:{preset}"
+    with pytest.raises(SystemExit):
+        evaluate.run(["--preset", str(tiny_dataset / "nothing"), "--dataset", "tiny"])
+
+
 def test_cli_checks_paths_before_work(tiny_dataset, saved_generator, capsys, monkeypatch):
     bad = [
         (["--run", str(tiny_dataset / "nope")], "--run: Run folder not found"),

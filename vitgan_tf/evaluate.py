@@ -2,6 +2,7 @@
 
     python -m vitgan_tf.evaluate --run runs/fmnist --num-samples 10000
     python -m vitgan_tf.evaluate --generator G.keras --dataset fashion_mnist --metrics fid,kid --out eval.json
+    python -m vitgan_tf.evaluate --preset vitgan_fashion_mnist --real-samples 10000 --out eval.json
     python -m vitgan_tf.evaluate --fake-dataset fashion_mnist:test --dataset fashion_mnist \\
         --num-samples 10000 --real-samples 10000 --out fmnist_test_vs_train.json
 
@@ -42,6 +43,8 @@ def _parse_args(argv):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="training run folder (config.json, checkpoints/ema_generator.keras)")
     src.add_argument("--generator", help="saved generator (.keras)")
+    src.add_argument("--preset", help="a preset with weights (a built-in name or a folder); "
+                                      "dataset from its metadata's check when it has one")
     src.add_argument("--fake-dataset", metavar="NAME:SPLIT",
                      help="evaluate a dataset split instead of a generator, e.g. fashion_mnist:test")
     p.add_argument("--dataset", help=f"real dataset {sorted(datasets.DATASETS)} (default: from the run's config)")
@@ -96,6 +99,14 @@ def _parse_args(argv):
         if args.seed is None:
             args.seed = config.get("seed")
     args.seed = 0 if args.seed is None else args.seed
+    if args.preset:
+        from vitgan_tf.models import preset_utils  # noqa: PLC0415
+
+        try:
+            metadata = preset_utils.read_metadata(args.preset)
+        except ValueError as e:
+            p.error(f"--preset: {e}")
+        args.dataset = args.dataset or (metadata.get("check") or {}).get("dataset")
     if args.generator and not os.path.isfile(args.generator):
         p.error(f"generator file not found: {args.generator!r}")
     if args.fake_dataset:
@@ -117,7 +128,7 @@ def _parse_args(argv):
         value = getattr(args, name)
         if value and not os.path.exists(value):
             p.error(f"--{name.replace('_', '-')} not found: {value!r}")
-    if "is" in args.metrics and args.fake_dataset is None and args.generator is None:
+    if "is" in args.metrics and args.fake_dataset is None and args.generator is None and not args.preset:
         p.error("IS needs a generator or a fake dataset")
     return args
 
@@ -139,7 +150,12 @@ def run(argv=None):
     classifier = None
     if "is" in args.metrics:  # fail early when there is no IS classifier
         classifier = load_logits_classifier(args.is_classifier, batch_size=args.batch_size)
-    generator = load_generator(args.generator) if args.generator else None
+    if args.preset:
+        from vitgan_tf.models import Generator  # noqa: PLC0415
+
+        generator = Generator.from_preset(args.preset)
+    else:
+        generator = load_generator(args.generator) if args.generator else None
     image_size = args.image_size or (getattr(generator, "image_size", None) if generator else None)
     # Sizes must be known before the (slow) Inception passes.
     fake_images = None
@@ -175,7 +191,7 @@ def run(argv=None):
             source = f"dataset:{args.fake_dataset}"
         else:
             batches = evaluation.generator_batches(generator, args.num_samples, args.batch_size, args.seed)
-            source = f"generator:{args.generator}"
+            source = f"preset:{args.preset}" if args.preset else f"generator:{args.generator}"
         fake = evaluation.collect_statistics(
             batches, extractor, args.num_samples, kid_samples=kid_samples,
             classifier=classifier, progress=progress, label="evaluated",
