@@ -17,11 +17,7 @@ from vitgan_tf.models import Generator
 
 def _missing_browser():
     try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright is not installed (pip install playwright)"
-    try:
-        web_demo.find_chromium()
+        web_demo.find_browser_driver()  # Playwright and the system Chromium, as --screenshot needs
     except FileNotFoundError as error:
         return str(error)
     return None
