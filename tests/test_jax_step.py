@@ -36,15 +36,7 @@ def _run_worker(mode, folder, *args, **env):
 
 
 @needs_jax
-@pytest.mark.parametrize("discriminator", [
-    "vit",
-    # Open: with the StyleGAN2 D the two backends' steps differ by more than float32
-    # round-off: d_loss by 4e-4 relative with R1 0.5; without R1, d_loss agrees and g_loss
-    # (after the D update) differs by 6e-5. Forward outputs agree within 1e-5
-    # (tests/test_backends.py). Cause not found yet (docs/quality/hybrid.md).
-    pytest.param("stylegan2", marks=pytest.mark.xfail(
-        reason="JAX and TF hybrid steps differ by 4e-4 (open)", strict=False)),
-])
+@pytest.mark.parametrize("discriminator", ["vit", "stylegan2"])
 def test_one_jax_step_equals_the_tensorflow_step(tmp_path, discriminator):
     import keras
 

@@ -5,7 +5,12 @@ The numpy references are written from the definitions (rosinality's
 mlpc-ucsd/ViTGAN), with explicit windows and loops, not the layers' reshapes.
 """
 
+import importlib.util
+import json
 import math
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -154,6 +159,27 @@ class LayersTest(TestCase):
         layer.build(x.shape)
         randomize(layer)
         self.assertAllClose(layer(x), np_dense(x, *layer.get_weights(), activate=True), atol=1e-5)
+
+    def test_scaled_leaky_relu_derivative_is_the_slopes_at_zero(self):
+        # At exactly 0 (zero biases on DiffAugment's zero padding and cutout) the derivative is
+        # the negative slope's on every backend; ops.leaky_relu gives 0.2 on TF but 1 on JAX.
+        points = [-2.0, -1e-30, 0.0, 1e-30, 3.0]
+        want = GAIN * np.array([0.2, 0.2, 0.2, 1.0, 1.0])
+        x = tf.constant(points)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layers.scaled_leaky_relu(x)
+        self.assertAllClose(y, np_lrelu(x.numpy()), atol=0)
+        self.assertAllClose(tape.gradient(y, x), want, atol=0)
+        if importlib.util.find_spec("jax") is None:
+            return
+        code = ("import jax, jax.numpy as jnp; from vitgan_tf import layers; "
+                f"print(jax.vmap(jax.grad(layers.scaled_leaky_relu))(jnp.array({points})).tolist())")
+        env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              timeout=300, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        self.assertAllClose(json.loads(done.stdout.strip().splitlines()[-1]), want, atol=1e-7)
 
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "blur kernel"):

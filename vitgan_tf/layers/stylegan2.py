@@ -23,9 +23,16 @@ def scaled_leaky_relu(x):
     """`leaky_relu(x, 0.2) * sqrt(2)`: StyleGAN2's activation with its gain.
 
     With the bias added just before it, this is StyleGAN2's "fused" bias and
-    leaky ReLU (`FusedLeakyReLU`).
+    leaky ReLU (`FusedLeakyReLU`). Its derivative at exactly 0 is the negative
+    slope's, `0.2 * sqrt(2)`, on every backend.
+
+    Not `ops.leaky_relu`: its derivative at 0 is 0.2 on TensorFlow but 1 on
+    JAX (`jnp.where(x >= 0, ...)`). Exact zeros are common in this D: the
+    biases start at zero, and DiffAugment's translation pads and cutout fills
+    with zeros, so whole regions reach the first activation at exactly 0 and
+    the two backends' gradients (and R1) differed.
     """
-    return ops.leaky_relu(x, negative_slope=0.2) * LRELU_GAIN
+    return ops.where(x > 0, x, x * 0.2) * LRELU_GAIN
 
 
 def blur_kernel(taps=DEFAULT_BLUR):
