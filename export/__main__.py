@@ -5,6 +5,7 @@
         [--formats saved_model tflite] [--variants float32 float16 int8] [--overwrite]
     python -m export --preset vitgan_fashion_mnist --out exported   # a preset's generator
     python -m export --run RUN --to-preset PRESET_DIR [--check-samples 500]   # a run as a preset
+    python -m export --preset PRESET_DIR --record-evaluation EVAL.json   # its FID10k into metadata.json
 """
 
 import argparse
@@ -36,6 +37,10 @@ def parse_args(argv=None):
     output.add_argument("--to-preset", metavar="PRESET_DIR",
                         help="write --run as a preset folder instead (new or empty): "
                              "EMA generator, discriminator, metadata.json")
+    output.add_argument("--record-evaluation", metavar="EVAL_JSON",
+                        help="with --preset PRESET_DIR: record the evaluation that "
+                             "`python -m vitgan_tf.evaluate --preset PRESET_DIR --out EVAL_JSON` wrote "
+                             "in the preset's metadata.json (training.evaluation)")
     parser.add_argument("--check-samples", type=limits.int_arg(MIN_CHECK_SAMPLES, MAX_CHECK_SAMPLES), default=0, metavar="N",
                         help="with --to-preset: also record FID / KID of N generated images against N "
                              "real ones in metadata.json['check'] (default 0: none)")
@@ -57,6 +62,8 @@ def main(argv=None):
         return 2
     if args.to_preset is not None:
         return _write_preset(args)
+    if args.record_evaluation is not None:
+        return _record_evaluation(args)
     if args.check_samples:
         print("error: --check-samples only applies to --to-preset", file=sys.stderr)
         return 2
@@ -78,6 +85,23 @@ def main(argv=None):
         print(f"  SavedModel: {result['saved_model']}")
     for variant, path in result["tflite"].items():
         print(f"  TFLite {variant:>7}: {path} ({os.path.getsize(path) / 1e6:.2f} MB)")
+    return 0
+
+
+def _record_evaluation(args):
+    from .preset import record_evaluation  # noqa: PLC0415
+
+    if args.preset is None:
+        print("error: --record-evaluation writes a preset's metadata: give --preset PRESET_DIR",
+              file=sys.stderr)
+        return 2
+    try:
+        record = record_evaluation(args.preset, args.record_evaluation)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"recorded {sorted(record['metrics'])} of {record['num_samples']} samples in "
+          f"{os.path.join(args.preset, 'metadata.json')}")
     return 0
 
 

@@ -15,6 +15,13 @@ also records `metadata["check"]`: FID and KID of `--check-samples` generated
 images (latent seed 0) against as many real training images, measured by
 `vitgan_tf.metrics.evaluation` on the written preset's generator, so that a
 test can recompute them from the shipped weights (`preset_check`).
+
+    python -m vitgan_tf.evaluate --preset PRESET_DIR --out eval.json ...
+    python -m export --preset PRESET_DIR --record-evaluation eval.json
+
+records an evaluation of the preset's own (shipped) weights as
+`metadata["training"]["evaluation"]`, when the run folder is gone or its
+evaluation was never made (`record_evaluation`).
 """
 
 import datetime
@@ -61,7 +68,8 @@ def run_metadata(folder):
         except (OSError, ValueError) as error:
             raise ValueError(f"Could not parse {folder.evaluation_path!r}: {error}") from error
         training["evaluation_date"] = _date(folder.evaluation_path)
-    return {"training": training, "source_run": os.path.abspath(folder.path)}
+    # The run's folder name, not its absolute path: the metadata ships to other machines.
+    return {"training": training, "source_run": os.path.basename(os.path.abspath(folder.path))}
 
 
 def preset_check(generator, dataset, num_samples, seed=CHECK_SEED, extractor=None, progress=True):
@@ -133,3 +141,43 @@ def write_run_preset(run, preset_dir, check_samples=0, extractor=None):
                 os.makedirs(preset_dir, exist_ok=True)  # it was empty: leave it so
             raise
     return preset_dir
+
+
+def record_evaluation(preset_dir, evaluation_path):
+    """Records the evaluation file `evaluation_path` (written by
+    `python -m vitgan_tf.evaluate --preset ... --out`) as the `training.evaluation` (and its
+    date as `training.evaluation_date`) of the preset folder `preset_dir`; returns the record.
+
+    `ValueError`, with nothing written, unless `preset_dir` is a preset folder (not a built-in
+    name: the installed package is not written) and the file is such an evaluation of that
+    same preset.
+    """
+    if not preset_utils.is_preset_folder(preset_dir):
+        raise ValueError(f"--record-evaluation writes a preset folder's metadata.json; "
+                         f"{os.fspath(preset_dir)!r} is not a preset folder")
+    try:
+        with open(evaluation_path) as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"evaluation file not found: {evaluation_path!r}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"evaluation file {evaluation_path!r} is corrupt: {type(error).__name__}: "
+                         f"{error}") from None
+    metrics = record.get("metrics") if isinstance(record, dict) else None
+    if not isinstance(metrics, dict) or not isinstance(record.get("num_samples"), int) or not metrics:
+        raise ValueError(f"{evaluation_path!r} is not an evaluation written by "
+                         f"`python -m vitgan_tf.evaluate --out` (no metrics and num_samples)")
+    source = str(record.get("evaluated", ""))
+    name = source.partition("preset:")[2] if source.startswith("preset:") else None
+    try:
+        evaluated = name and os.path.realpath(preset_utils.preset_folder(name))
+    except ValueError:
+        evaluated = None
+    if evaluated != os.path.realpath(preset_dir):
+        raise ValueError(f"{evaluation_path!r} evaluated {source or 'nothing named'}, not the preset "
+                         f"{os.fspath(preset_dir)!r}")
+    training = dict(preset_utils.read_metadata(preset_dir).get("training") or {})
+    training["evaluation"] = record
+    training["evaluation_date"] = _date(evaluation_path)
+    preset_utils.update_metadata(preset_dir, {"training": training})
+    return record

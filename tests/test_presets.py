@@ -123,6 +123,7 @@ def test_export_writes_a_run_as_a_preset(tmp_path, capsys):
                                    "fid10k": {"value": 70.25, "step": 40}}
     assert training["evaluation"] == {"fid10k": 70.0}
     assert training["metrics_date"] and training["evaluation_date"]
+    assert preset_utils.read_metadata(str(preset))["source_run"] == "run"  # its name, not this machine's path
     # Bad input: one line each, nothing written.
     assert export_main(["--run", str(run), "--to-preset", str(preset)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
@@ -172,6 +173,44 @@ def test_export_reads_a_preset(tmp_path, capsys):
     assert "Unknown preset" in capsys.readouterr().err
     assert export_main(["--preset", preset, "--out", str(out), "--check-samples", "50"]) == 2
     assert "--check-samples only applies to --to-preset" in capsys.readouterr().err
+
+
+def test_export_records_an_evaluation_of_a_preset(tmp_path, capsys):
+    """`python -m export --preset DIR --record-evaluation EVAL`: the evaluator's record of that
+    preset becomes its `training.evaluation`; the rest of the metadata stays."""
+    from export.__main__ import main as export_main
+
+    gen, _, _ = trained_like_pair()
+    preset = preset_utils.save_to_preset(gen, tmp_path / "preset", {"training": {"recipe": "tiny", "steps": 7}})
+    record = {"metrics": {"fid10k": 12.5, "kid2k": 0.004, "kid2k_std": 0.0002}, "num_samples": 10000,
+              "evaluated": f"preset:{preset}", "kid_samples": 2000, "seed": 0}
+    evaluation = tmp_path / "eval.json"
+    evaluation.write_text(json.dumps(record))
+    before = preset_utils.read_metadata(preset)
+    assert export_main(["--preset", preset, "--record-evaluation", str(evaluation)]) == 0, capsys.readouterr().err
+    assert "recorded ['fid10k', 'kid2k', 'kid2k_std'] of 10000 samples" in capsys.readouterr().out
+    after = preset_utils.read_metadata(preset)
+    assert after["training"] == {"recipe": "tiny", "steps": 7, "evaluation": record,
+                                 "evaluation_date": after["training"]["evaluation_date"]}
+    assert after["training"]["evaluation_date"].startswith("20")
+    assert {k: v for k, v in after.items() if k != "training"} == {k: v for k, v in before.items() if k != "training"}
+    # Bad input: one line each, the metadata untouched.
+    other = preset_utils.save_to_preset(gen, tmp_path / "other")
+    bad = {"another preset's": (json.dumps(dict(record, evaluated=f"preset:{other}")), "not the preset"),
+           "a generator file's": (json.dumps(dict(record, evaluated="generator:g.keras")), "not the preset"),
+           "no metrics": (json.dumps({"fid10k": 1.0}), "no metrics and num_samples"),
+           "corrupt": ('{"metrics": ', "is corrupt: JSONDecodeError")}
+    for what, (text, message) in bad.items():
+        evaluation.write_text(text)
+        assert export_main(["--preset", preset, "--record-evaluation", str(evaluation)]) == 2, what
+        assert message in capsys.readouterr().err, what
+    assert export_main(["--preset", preset, "--record-evaluation", str(tmp_path / "none.json")]) == 2
+    assert "evaluation file not found" in capsys.readouterr().err
+    assert export_main(["--preset", "vitgan_fashion_mnist", "--record-evaluation", str(evaluation)]) == 2
+    assert "is not a preset folder" in capsys.readouterr().err  # a built-in name: the package is not written
+    assert export_main(["--generator", "g.keras", "--record-evaluation", str(evaluation)]) == 2
+    assert "give --preset PRESET_DIR" in capsys.readouterr().err
+    assert preset_utils.read_metadata(preset) == after
 
 
 def _run_folder(root, gen, disc, source="fashion_mnist"):
