@@ -50,3 +50,21 @@ def test_old_runs_fall_back_to_wall_time_and_bad_input_is_refused(tmp_path, caps
     assert "no FID / KID" in capsys.readouterr().err
     assert plot_run.main([str(tmp_path / "missing")]) == 2
     assert plot_run.main([run, "--out", str(tmp_path / "c.jpg")]) == 2
+
+
+def test_several_runs_in_one_figure(tmp_path, capsys):
+    a, b = str(tmp_path / "recipe"), str(tmp_path / "dcgan")
+    write_run(a, [{"step": 200, "time": 70.0, "train_time": 60.0, "fid2k": 40.0, "kid2k": 0.02}])
+    write_run(b, [{"step": 100, "time": 65.0, "train_time": 60.0, "fid2k": 30.0, "kid2k": 0.03}], batch=64)
+    out = tmp_path / "pair.png"
+    assert plot_run.main([a, b, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.index("recipe:") < text.index("| 200 | 6400 | 1.0 | 40.00 | 20.00 |") \
+        < text.index("dcgan:") < text.index("| 100 | 6400 | 1.0 | 30.00 | 30.00 |")
+    assert np.asarray(Image.open(out)).shape[0] > 300
+    assert plot_run.main([a, b]) == 2
+    assert "several runs need --out" in capsys.readouterr().err
+    os.makedirs(tmp_path / "other")
+    write_run(str(tmp_path / "other" / "recipe"), [{"step": 1, "time": 1.0, "fid2k": 1.0}])
+    assert plot_run.main([a, str(tmp_path / "other" / "recipe"), "--out", str(out)]) == 2
+    assert "must differ" in capsys.readouterr().err
