@@ -11,7 +11,7 @@
 # Every run: FID and KID x1000 on 2000 samples against 10000 real training images, at half
 # the budget and at the end (the 120-min runs every 30 minutes), through the same
 # run.evaluation_callbacks. The 120-min recipe run's FID10k comes afterwards from
-# `python -m vitgan_tf.evaluate --run runs/quality/recipe_120_seed0 --num-samples 10000`.
+# `python -m vitgan_tf.evaluate --run runs/quality/recipe_120_seed0 --num-samples 10000 --kid-samples 2000`.
 set -u
 out=runs/quality
 mkdir -p "$out"
