@@ -20,10 +20,8 @@ from vitgan_tf.models import Discriminator, Generator, preset_utils
 from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES
 
 NAME = "vitgan_fashion_mnist"
-PENDING = pytest.mark.xfail(reason="the preset's FID10k is not in its metadata yet", strict=True)
 
 
-@PENDING
 def test_shipped_small_and_described():
     assert NAME in preset_utils.builtin_presets()
     folder = preset_utils.preset_folder(NAME)
@@ -43,7 +41,6 @@ def test_shipped_small_and_described():
     assert float(generator.w_avg.numpy().std()) > 0  # trained: the running mean of w moved
 
 
-@PENDING
 @pytest.mark.skipif(not os.path.isfile(os.path.join(FASHION_MNIST_DIR, FASHION_MNIST_FILES["train"])),
                     reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
 def test_shipped_weights_reproduce_the_recorded_quality():
