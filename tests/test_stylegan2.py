@@ -251,10 +251,14 @@ class ModelTest(TestCase):
 
         with tf.GradientTape() as tape:
             value = penalty()
-        # The logit's bias does not move D's input gradient: its derivative is zero.
+        # After minibatch-stddev, D is piecewise linear in x: the biases there (the last
+        # conv's, the dense layer's, the logit's) do not move D's input gradient, so their
+        # derivative is zero (disconnected, with the activation's select). Every other
+        # variable, mbstd's inputs' biases included, is reached.
         grads = tape.gradient(value, variables)
         self.assertEqual([v.path for v, g in zip(variables, grads) if g is None],
-                         [disc.get_layer("logit").bias.path])
+                         [disc.get_layer(name).bias.path
+                          for name in ("last_conv", "dense", "logit")])
         grads = [tf.zeros(v.shape, "float64") if g is None else g for v, g in zip(variables, grads)]
         autodiff = sum(float(tf.reduce_sum(g * d)) for g, d in zip(grads, direction))
         eps = 1e-6
