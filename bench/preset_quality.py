@@ -72,6 +72,11 @@ def tflite_files(folder):
     return found
 
 
+def metric_label(key):
+    """'fid1k' -> 'FID 1k', 'kid2k' -> 'KID 2k' (the evaluator's metric names)."""
+    return f"{key[:3].upper()} {key[3:]}"
+
+
 def plot(rows, path):
     import matplotlib  # noqa: PLC0415
 
@@ -84,10 +89,10 @@ def plot(rows, path):
     psi = [r["psi"] for r in keras_rows]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     axes[0].plot(psi, [r[fid_key] for r in keras_rows], marker="o")
-    axes[0].set_ylabel(fid_key.upper().replace("K", "k"))
+    axes[0].set_ylabel(metric_label(fid_key))
     axes[1].errorbar(psi, [r[kid_key] * 1000 for r in keras_rows],
                      yerr=[r.get(f"{kid_key}_std", 0) * 1000 for r in keras_rows], marker="o", capsize=3)
-    axes[1].set_ylabel(f"{kid_key.upper().replace('K', 'k')} x1000")
+    axes[1].set_ylabel(f"{metric_label(kid_key)} x1000")
     for ax in axes:
         ax.set_xlabel("truncation psi")
         ax.grid(True, alpha=0.3)
