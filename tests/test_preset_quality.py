@@ -60,3 +60,7 @@ def test_bad_input(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no NAME_VARIANT.tflite file"):
         quality.main(["--preset", "p", "--tflite", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+
+
+def test_plot_labels_name_the_metric_and_its_sample_count():
+    assert [quality.metric_label(k) for k in ("fid1k", "kid1k", "fid10k")] == ["FID 1k", "KID 1k", "FID 10k"]
