@@ -7,6 +7,7 @@
 #
 #   bash docs/quality/hybrid/final.sh [RECIPE_SETS...]   # e.g. --set model.discriminator.architecture=stylegan2
 #   FINAL_PART=120 bash docs/quality/hybrid/final.sh ...   # only the 120-min pair (25: only the seeds)
+#   FINAL_PART=25 FINAL_SEEDS="0 1" bash docs/quality/hybrid/final.sh   # some of the seeds (default 0 1 2)
 #
 # Every run: FID and KID x1000 on 2000 samples against 10000 real training images, at half
 # the budget and at the end (the 120-min runs every 30 minutes), through the same
@@ -39,10 +40,13 @@ case "$part" in
   all|25|120|120-recipe|120-baseline) ;;
   *) echo "FINAL_PART must be all, 25, 120, 120-recipe or 120-baseline, not '$part'" >&2; exit 2;;
 esac
+for seed in ${FINAL_SEEDS:-0 1 2}; do
+  case "$seed" in 0|1|2) ;; *) echo "FINAL_SEEDS holds seeds 0, 1 or 2, not '$seed'" >&2; exit 2;; esac
+done
 # One line per invocation: runs pair up only where these lines name the same CPU.
-echo "$(date -u +%FT%TZ) part=$part $(lscpu | grep -E 'Model name|CPU family|^Model:' | tr -s ' ' | tr '\n' ' ')" >> "$out/cpu.txt"
+echo "$(date -u +%FT%TZ) part=$part seeds=${FINAL_SEEDS:-0 1 2} $(lscpu | grep -E 'Model name|CPU family|^Model:' | tr -s ' ' | tr '\n' ' ')" >> "$out/cpu.txt"
 if [ "$part" = all ] || [ "$part" = 25 ]; then
-  for seed in 0 1 2; do
+  for seed in ${FINAL_SEEDS:-0 1 2}; do
     baseline "$seed" 25 12.5
     recipe "$seed" 25 12.5 "$@"
   done
