@@ -40,13 +40,14 @@ case "$part" in
   all|25|120|120-recipe|120-baseline) ;;
   *) echo "FINAL_PART must be all, 25, 120, 120-recipe or 120-baseline, not '$part'" >&2; exit 2;;
 esac
-for seed in ${FINAL_SEEDS:-0 1 2}; do
+seeds=${FINAL_SEEDS:-0 1 2}
+for seed in $seeds; do
   case "$seed" in 0|1|2) ;; *) echo "FINAL_SEEDS holds seeds 0, 1 or 2, not '$seed'" >&2; exit 2;; esac
 done
 # One line per invocation: runs pair up only where these lines name the same CPU.
-echo "$(date -u +%FT%TZ) part=$part seeds=${FINAL_SEEDS:-0 1 2} $(lscpu | grep -E 'Model name|CPU family|^Model:' | tr -s ' ' | tr '\n' ' ')" >> "$out/cpu.txt"
+echo "$(date -u +%FT%TZ) part=$part seeds=$seeds $(lscpu | grep -E 'Model name|CPU family|^Model:' | tr -s ' ' | tr '\n' ' ')" >> "$out/cpu.txt"
 if [ "$part" = all ] || [ "$part" = 25 ]; then
-  for seed in ${FINAL_SEEDS:-0 1 2}; do
+  for seed in $seeds; do
     baseline "$seed" 25 12.5
     recipe "$seed" 25 12.5 "$@"
   done
