@@ -68,6 +68,20 @@ def extractor():
 
 
 @pytest.fixture
+def shared_extractor(monkeypatch, extractor):
+    """The CLI's Inception network is the module's `extractor`, built and traced once.
+
+    Only `test_generator_cli_writes_json` lets the CLI build its own (from the default
+    weights); the other CLI tests score through this one, which is the same network.
+    """
+    def make(weights="default", batch_size=50, jit_compile=False):
+        assert (weights, batch_size, jit_compile) == ("default", extractor.batch_size, False)
+        return extractor
+    monkeypatch.setattr(inception, "InceptionFeatureExtractor", make)
+    return extractor
+
+
+@pytest.fixture
 def saved_generator(tmp_path):
     keras.utils.set_random_seed(0)
     gen = Generator.from_architecture("tiny", image_size=32, channels=1)
@@ -135,7 +149,7 @@ def test_generator_cli_writes_json(tiny_dataset, saved_generator, extractor, rec
     assert any("singular" in str(w.message) for w in recwarn)  # 6 samples < 2048 features
 
 
-def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator):
+def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator, shared_extractor):
     run = tiny_dataset / "run"
     (run / "checkpoints").mkdir(parents=True)
     os.replace(saved_generator, run / "checkpoints" / "ema_generator.keras")
@@ -160,7 +174,7 @@ def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator
     assert other["metrics"]["fid8"] > 1.0
 
 
-def test_preset_source_scores_as_its_generator_file(tiny_dataset, saved_generator):
+def test_preset_source_scores_as_its_generator_file(tiny_dataset, saved_generator, shared_extractor):
     from vitgan_tf.models import preset_utils
 
     preset = preset_utils.save_to_preset(keras.saving.load_model(saved_generator, safe_mode=True),
@@ -251,12 +265,18 @@ def test_is_classifier_from_saved_model(tmp_path):
         classifiers.load_logits_classifier(str(tmp_path))
 
 
-def test_is_in_cli(tiny_dataset, saved_generator):
+def test_is_in_cli(tiny_dataset, saved_generator, monkeypatch):
     path = str(tiny_dataset / "hub")
     tf.saved_model.save(_FakeHubInception(), path)
+
+    def no_pool3(*args, **kwargs):
+        raise AssertionError("IS alone built the pool_3 Inception network")
+
+    monkeypatch.setattr(inception, "InceptionFeatureExtractor", no_pool3)
     record = _run(["--generator", saved_generator, "--dataset", "tiny", "--num-samples", "6",
                    "--real-samples", "8", "--metrics", "is", "--is-classifier", path])
     assert list(record["metrics"]) == ["is6"] and record["is_classifier"].startswith("savedmodel:")
+    assert record["real"] is None and record["features"] is None and record["num_samples"] == 6
     # The value: IS = exp(mean_i KL(p(y|x_i) || p(y))) over all 6 images (one split, as
     # TF-GAN's classifier_score_from_logits), from the fake classifier's logits on the
     # images the CLI scored. Its input: the uint8 images resized to 299x299 with TF1
@@ -422,3 +442,22 @@ def test_no_inception_network_when_no_evaluation_is_left(monkeypatch):
         (9000, 10000, 2000)]
     assert callbacks(0, steps=9000, final_eval_samples=10000) == [(9000, 10000, 0)]
     assert len(built) == 3
+
+
+def test_collect_statistics_without_extractor_takes_logits_only():
+    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
+    calls = []
+
+    def classifier(batch):
+        calls.append(len(batch))
+        return np.asarray(batch, np.float32).reshape(len(batch), -1)[:, :3]
+
+    stats = evaluation.collect_statistics(evaluation.array_batches(images, 2), None, 5,
+                                          classifier=classifier, progress=False)
+    assert stats.stats is None and stats.activations is None and stats.count == 5 and calls == [2, 2, 1]
+    np.testing.assert_array_equal(stats.logits, images.reshape(5, -1)[:, :3].astype(np.float32))
+    with pytest.raises(ValueError, match="only IS logits"):
+        evaluation.collect_statistics(evaluation.array_batches(images, 2), None, 5, progress=False)
+    with pytest.raises(ValueError, match="only IS logits"):
+        evaluation.collect_statistics(evaluation.array_batches(images, 2), None, 5, kid_samples=2,
+                                      classifier=classifier, progress=False)

