@@ -315,16 +315,19 @@ def kid(folder):
         array_batches, collect_statistics, compute_metrics, reference_statistics)
     from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
 
-    extractor = InceptionFeatureExtractor(batch_size=50)
     tiny = result["mode"] == "tiny"
+    # Tiny: as many real images as each run has samples (64), the fewest KID takes, in one
+    # batch (one traced forward pass); its reference is computed afresh on every CI run.
+    size = SIZES["tiny" if tiny else "gpu"]
+    batch = size["samples"] if tiny else 50
+    extractor = InceptionFeatureExtractor(batch_size=batch)
     real = reference_statistics("fashion_mnist", "train", image_size=32,
-                                num_samples=256 if tiny else REAL_SAMPLES,
-                                kid_samples=256 if tiny else SIZES["gpu"]["samples"],
-                                extractor=extractor)
+                                num_samples=size["samples"] if tiny else REAL_SAMPLES,
+                                kid_samples=size["samples"], extractor=extractor, batch_size=batch)
     for run in result["timed_runs"]:
         with np.load(os.path.join(folder, run["samples"])) as archive:
             samples = archive["images"]
-        fake = collect_statistics(array_batches(samples, 50), extractor, len(samples),
+        fake = collect_statistics(array_batches(samples, batch), extractor, len(samples),
                                   kid_samples=len(samples), label=run["variant"])
         run["metrics"] = compute_metrics(real, fake, ("fid", "kid"))
         print(f"{run['variant']}: {run['metrics']}", flush=True)
