@@ -29,6 +29,7 @@ that script scores it.
 """
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -95,6 +96,15 @@ def fid_terms(mu_real, sigma_real, mu_fake, sigma_fake):
     return mean_term, fid - mean_term
 
 
+@functools.lru_cache(maxsize=None)
+def cnn_baseline():
+    """`bench/cnn_baseline.py` as a module (read once)."""
+    spec = importlib.util.spec_from_file_location("bench_cnn_baseline", os.path.join(_HERE, "cnn_baseline.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_scored_generator(path):
     """A ViTGAN Generator, or the DCGAN baseline's 28x28 G padded to 32x32 as it is scored."""
     import keras  # noqa: PLC0415
@@ -104,9 +114,7 @@ def load_scored_generator(path):
     model = load_model_file(path, keras.Model, "a Keras model")
     if getattr(model, "z_dim", None):
         return model
-    spec = importlib.util.spec_from_file_location("bench_cnn_baseline", os.path.join(_HERE, "cnn_baseline.py"))
-    baseline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(baseline)
+    baseline = cnn_baseline()
     if tuple(model.input_shape[1:]) != (baseline.Z_DIM,) or tuple(model.output_shape[1:]) != (28, 28, 1):
         raise ValueError(f"{path}: neither a ViTGAN Generator nor the DCGAN baseline's G "
                          f"(input {model.input_shape}, output {model.output_shape})")

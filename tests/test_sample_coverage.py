@@ -74,10 +74,7 @@ def test_bad_input_is_refused(tmp_path):
 
 
 def test_dcgan_file_is_scored_padded_to_32(tmp_path):
-    spec = importlib.util.spec_from_file_location("bench_cnn_baseline",
-                                                  os.path.join(_ROOT, "bench", "cnn_baseline.py"))
-    baseline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(baseline)
+    baseline = coverage.cnn_baseline()
     keras.utils.set_random_seed(0)
     g = baseline.build_generator()
     path = str(tmp_path / "generator.keras")
@@ -102,10 +99,7 @@ def test_main_scores_each_generator_from_the_same_features(tmp_path, monkeypatch
     images = np.random.default_rng(0).integers(0, 256, (12, 32, 32, 1), dtype=np.uint8)
     monkeypatch.setitem(evaluation.datasets.DATASETS, "fashion_mnist", (lambda split, size: images, 32))
     monkeypatch.setattr(evaluation, "cache_dir", lambda: str(tmp_path / "cache"))
-    spec = importlib.util.spec_from_file_location("bench_cnn_baseline",
-                                                  os.path.join(_ROOT, "bench", "cnn_baseline.py"))
-    baseline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(baseline)
+    baseline = coverage.cnn_baseline()
     keras.utils.set_random_seed(0)
     path = str(tmp_path / "generator.keras")
     baseline.build_generator().save(path)
