@@ -41,7 +41,7 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 import export  # noqa: E402
 from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
-from vitgan_tf.io import check_output_file  # noqa: E402
+from vitgan_tf.io import check_output_arg  # noqa: E402
 from vitgan_tf.models import Generator  # noqa: E402
 
 
@@ -77,10 +77,7 @@ def parse_args(argv=None):
     parser.add_argument("--workdir", help="keep the exports here (default: a temp folder)")
     args = parser.parse_args(argv)
     if args.json:
-        try:
-            check_output_file(args.json, "--json")  # before minutes of timing
-        except ValueError as e:
-            parser.error(str(e))
+        check_output_arg(parser, args.json, "--json")  # before minutes of timing
     return args
 
 

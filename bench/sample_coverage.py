@@ -6,7 +6,7 @@
         --num-samples 2000 --out docs/quality/hybrid/coverage_25_seed0.json
 
 For each generator, `--num-samples` images from fixed latents (seed 0) and the
-first `--num-samples` of the cached statistics of 10000 real Fashion-MNIST
+first `--num-samples` kept features of the cached statistics of 10000 real Fashion-MNIST
 training images (32x32; the harness of the recipe's evaluations, so FID and KID
 here equal a `fid2k` / `kid2k` of the same G), all as 2015 Inception pool_3
 features. It prints and writes:
@@ -167,12 +167,9 @@ def parse_args(argv=None):
     if not 0 < args.k < args.num_samples:
         p.error(f"--k must be in 1..{args.num_samples - 1}, not {args.k}")
     if args.out:
-        from vitgan_tf.io import check_output_file  # noqa: PLC0415
+        from vitgan_tf.io import check_output_arg  # noqa: PLC0415
 
-        try:
-            check_output_file(args.out)
-        except ValueError as error:
-            p.error(str(error))
+        check_output_arg(p, args.out)
     return args
 
 

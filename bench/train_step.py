@@ -49,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 from peak import PEAK_SIZES, matmul_peak  # noqa: E402
 from vitgan_tf import limits  # noqa: E402
 from vitgan_tf import machine  # noqa: E402
-from vitgan_tf.io import check_output_file  # noqa: E402
+from vitgan_tf.io import check_output_arg  # noqa: E402
 from vitgan_tf.models import flops  # noqa: E402
 
 COMPILE = ("eager", "function", "xla")
@@ -187,10 +187,7 @@ def main(argv=None):
             parser.error(f"--baseline: {args.baseline!r} is not a checkout of vitgan_tf "
                          "(no vitgan_tf/__init__.py)")
     if args.json:
-        try:
-            check_output_file(args.json, "--json")  # before minutes of timing
-        except ValueError as e:
-            parser.error(str(e))
+        check_output_arg(parser, args.json, "--json")  # before minutes of timing
     sources = [f"preset:{args.preset}"] if args.preset else args.source.split(",")
     compiles = args.compile.split(",")
     precisions = args.precision.split(",")

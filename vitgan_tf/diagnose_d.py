@@ -56,12 +56,9 @@ def main(argv=None):
     if args.images < 2:
         parser.error(f"--images must be >= 2, got {args.images}")
     if args.json:
-        from vitgan_tf.io import check_output_file  # noqa: PLC0415
+        from vitgan_tf.io import check_output_arg  # noqa: PLC0415
 
-        try:
-            check_output_file(args.json, "--json")  # before the work
-        except ValueError as error:
-            parser.error(str(error))
+        check_output_arg(parser, args.json, "--json")  # before the work
     try:
         result = diagnose(args.run, args.images)
     except (FileNotFoundError, ValueError) as error:

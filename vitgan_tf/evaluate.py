@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 from vitgan_tf import limits  # noqa: E402
-from vitgan_tf.io import check_output_file  # noqa: E402
+from vitgan_tf.io import check_output_arg  # noqa: E402
 from vitgan_tf.metrics import datasets  # noqa: E402
 from vitgan_tf.metrics import evaluation  # noqa: E402
 from vitgan_tf.models import load_generator  # noqa: E402
@@ -120,10 +120,7 @@ def _parse_args(argv):
     if args.dataset not in datasets.DATASETS:
         p.error(f"unknown --dataset {args.dataset!r}; known: {sorted(datasets.DATASETS)}")
     if args.out:
-        try:
-            check_output_file(args.out)
-        except ValueError as e:
-            p.error(str(e))
+        check_output_arg(p, args.out)
     for name in ("inception_weights", "is_classifier"):
         value = getattr(args, name)
         if value and not os.path.exists(value):

@@ -101,3 +101,12 @@ def check_output_file(path, flag="--out"):
         raise ValueError(f"{flag} is a directory: {path!r}")
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
         raise ValueError(f"{flag} folder does not exist or is not writable: {parent!r}")
+
+
+def check_output_arg(parser, path, flag="--out"):
+    """`check_output_file` for a command-line argument: a failed check ends the command
+    through `parser.error` (its one-line message, exit code 2) before any work is done."""
+    try:
+        check_output_file(path, flag)
+    except ValueError as error:
+        parser.error(str(error))

@@ -23,7 +23,7 @@ import keras  # noqa: E402
 from vitgan_tf.images import save_grid  # noqa: E402
 from vitgan_tf import limits  # noqa: E402
 from vitgan_tf.images import grid_shape  # noqa: E402
-from vitgan_tf.io import check_output_file  # noqa: E402
+from vitgan_tf.io import check_output_arg  # noqa: E402
 from vitgan_tf.models import ARCHITECTURES, Generator, load_generator  # noqa: E402
 from vitgan_tf.models.preset_utils import builtin_presets  # noqa: E402
 
@@ -52,10 +52,7 @@ def main(argv=None):
         parser.error(str(error))
     if not args.out.lower().endswith(".png"):
         parser.error(f"--out must end in .png, got {args.out!r}")
-    try:
-        check_output_file(args.out)
-    except ValueError as error:
-        parser.error(str(error))
+    check_output_arg(parser, args.out)
 
     keras.utils.set_random_seed(args.seed)
     try:
