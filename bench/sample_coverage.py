@@ -8,7 +8,7 @@
 For each generator, `--num-samples` images from fixed latents (seed 0) and the
 first `--num-samples` kept features of the cached statistics of 10000 real Fashion-MNIST
 training images (32x32; the harness of the recipe's evaluations, so FID and KID
-here equal a `fid2k` / `kid2k` of the same G), all as 2015 Inception pool_3
+here equal the `fid2k` / `kid2k` of a seed-0 run's same G), all as 2015 Inception pool_3
 features. It prints and writes:
 
 - FID, split into its two terms: the means' squared distance
