@@ -102,6 +102,10 @@ LAYER_CASES = {
         ("two_features", dict(init_kwargs=dict(group_size=2, num_features=2),
                               input_data=normal(4, 3, 3, 4), expected_output_shape=(4, 3, 3, 6))),
     ],
+    layers.TokenMinibatchStdDev: [
+        ("groups_of_two", dict(init_kwargs=dict(group_size=2), input_data=normal(4, 5, 6),
+                               expected_output_shape=(4, 1))),
+    ],
     layers.ImprovedSpectralNormalization: [
         # A callable: every instance wraps a fresh Dense made under the policy checked.
         ("dense", dict(init_kwargs=lambda: dict(layer=keras.layers.Dense(6, name="dense")),

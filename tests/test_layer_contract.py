@@ -120,7 +120,7 @@ class CoverageTest(TestCase):
     def test_every_exported_layer_has_a_contract_case(self):
         exported = [obj for obj in vars(layers).values()
                     if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer)]
-        self.assertLen(exported, 19)
+        self.assertLen(exported, 20)
         self.assertEqual([c.__name__ for c in exported if c not in LAYER_CASES], [])
         for cls in exported:  # exported means registered too (so `.keras` files load)
             self.assertEqual(keras.saving.get_registered_name(cls), f"vitgan_tf>{cls.__name__}")

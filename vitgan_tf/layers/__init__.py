@@ -10,6 +10,7 @@ from vitgan_tf.layers.implicit import ImplicitPatchDecoder
 from vitgan_tf.layers.implicit import PatchPositionEmbedding
 from vitgan_tf.layers.implicit import coordinate_grid
 from vitgan_tf.layers.implicit import tokens_to_image
+from vitgan_tf.layers.minibatch import TokenMinibatchStdDev
 from vitgan_tf.layers.modulation import EqualizedDense
 from vitgan_tf.layers.modulation import MappingNetwork
 from vitgan_tf.layers.modulation import SelfModulatedLayerNorm

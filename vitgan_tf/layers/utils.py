@@ -1,5 +1,7 @@
 """Small argument helpers shared by the layers."""
 
+import numbers
+
 import keras
 
 
@@ -7,6 +9,13 @@ def check_positive_int(name, value):
     """Returns `int(value)`; raises `ValueError` quoting it unless a positive int."""
     if isinstance(value, bool) or int(value) != value or value <= 0:
         raise ValueError(f"Expected `{name}` > 0. Received: {name}={value}")
+    return int(value)
+
+
+def check_non_negative_int(name, value):
+    """Returns `int(value)`; raises `ValueError` quoting it unless an int >= 0 (0: an option off)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value or value < 0:
+        raise ValueError(f"Expected `{name}` >= 0 (0: off). Received: {name}={value!r}")
     return int(value)
 
 

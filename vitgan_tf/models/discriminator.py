@@ -4,7 +4,7 @@ import keras
 
 from vitgan_tf import layers
 from vitgan_tf.layers.spectral_norm import maybe_spectral_norm
-from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.layers.utils import check_non_negative_int, check_positive_int
 from vitgan_tf.models import presets
 
 
@@ -15,7 +15,9 @@ class Discriminator(presets.PresetModel):
     Overlapping (2P)x(2P) patches -> linear projection -> class token and
     learned position embeddings -> `depth` blocks (L2 self-attention with
     tied W_q = W_k, MLP; ISN on every projection) -> LayerNorm(cls) ->
-    linear -> one float32 logit per image, `[batch, 1]`.
+    linear -> one float32 logit per image, `[batch, 1]`. With
+    `mbstd_group_size`, the linear layer also reads the minibatch standard
+    deviation of the last block's tokens (`TokenMinibatchStdDev`).
 
     Args:
         image_size: int. Input height = width.
@@ -37,6 +39,11 @@ class Discriminator(presets.PresetModel):
             `"glorot_uniform"` (Conv2D's glorot, whose fan-out counts the
             window area) gives ~0.3, which halved KID's quality in
             docs/quality/root_cause.md.
+        mbstd_group_size: int >= 0, default 0 (off: the paper's D). With
+            G > 0, the logit layer reads one more feature: the standard
+            deviation over each group of G consecutive images of the last
+            block's tokens (StyleGAN's minibatch stddev; not in the paper).
+            The batch must be a multiple of G (or smaller than G).
 
     Example:
 
@@ -49,7 +56,7 @@ class Discriminator(presets.PresetModel):
     """
 
     CONFIG_KEYS = presets.SHARED_KEYS + ("attention", "spectral_norm", "equalized_lr",
-                                         "patch_kernel_initializer")
+                                         "patch_kernel_initializer", "mbstd_group_size")
 
     def __init__(
         self,
@@ -64,11 +71,13 @@ class Discriminator(presets.PresetModel):
         spectral_norm="isn",
         equalized_lr=False,
         patch_kernel_initializer="vitgan_tf>WindowGlorotUniform",
+        mbstd_group_size=0,
         **kwargs,
     ):
         for arg, value in (("image_size", image_size), ("channels", channels),
                            ("patch_size", patch_size), ("depth", depth)):
             check_positive_int(arg, value)
+        mbstd_group_size = check_non_negative_int("mbstd_group_size", mbstd_group_size)
         presets.validate_architecture(image_size, patch_size, hidden_dim, num_heads)
 
         # === Functional model ===
@@ -83,10 +92,13 @@ class Discriminator(presets.PresetModel):
                 num_heads, mlp_dim, attention=attention, spectral_norm=spectral_norm,
                 equalized_lr=equalized_lr, name=f"block_{i}",
             )(x)
-        x = layers.ExactLayerNormalization(epsilon=1e-6, name="output_norm")(x[:, 0])
+        features = layers.ExactLayerNormalization(epsilon=1e-6, name="output_norm")(x[:, 0])
+        if mbstd_group_size:
+            stddev = layers.TokenMinibatchStdDev(mbstd_group_size, name="minibatch_stddev")(x)
+            features = keras.layers.Concatenate(name="with_stddev")([features, stddev])
         logits = maybe_spectral_norm(
             keras.layers.Dense(1, dtype="float32", name="logit"), spectral_norm, equalized_lr
-        )(x)  # [B, 1]
+        )(features)  # [B, 1]
         super().__init__(inputs=images, outputs=logits, **kwargs)
 
         # === Config ===
@@ -101,3 +113,4 @@ class Discriminator(presets.PresetModel):
         self.spectral_norm = spectral_norm
         self.equalized_lr = equalized_lr
         self.patch_kernel_initializer = patch_kernel_initializer
+        self.mbstd_group_size = mbstd_group_size

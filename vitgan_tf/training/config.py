@@ -284,7 +284,11 @@ def validate(config):
     warmup = config["optimizer"]["warmup_steps"]
     if warmup < 0 or warmup > 10**8:
         raise ValueError(f"Expected optimizer.warmup_steps in [0, 1e8]. Received: {warmup!r}")
-    discriminator_class(config["model"])  # a known architecture
+    group = config["model"].get("discriminator", {}).get("mbstd_group_size", 0)
+    if discriminator_class(config["model"]) is Discriminator and group and batch % group:
+        raise ValueError(
+            f"data.batch_size={batch} is not a multiple of model.discriminator.mbstd_group_size="
+            f"{group}: the ViT D's stddev groups are consecutive images of one batch segment")
 
 
 def discriminator_class(model):
