@@ -305,5 +305,5 @@ class FlopsTest(TestCase):
 def test_preset_has_all_keys(name):
     keys = set(Generator.CONFIG_KEYS) | set(Discriminator.CONFIG_KEYS)
     optional = {"mapping_lr_multiplier", "decoder_activation", "w_avg_beta", "attention", "spectral_norm",
-                "equalized_lr", "patch_kernel_initializer"}
+                "equalized_lr", "patch_kernel_initializer", "latent_tokens", "mbstd_group_size"}
     assert keys - optional <= set(PRESETS[name]), sorted(keys - optional - set(PRESETS[name]))

@@ -43,6 +43,8 @@ def generator_flops(config):
     parts = {
         "mapping": mapping,
         "positions": 2 * tokens * 2 * hidden,
+        # latent_tokens r: w -> r features per token, then r -> hidden per token.
+        "latent_tokens": 2 * tokens * config.get("latent_tokens", 0) * 2 * hidden,
         "blocks": blocks + sln,
         "decoder": decoder_flops,
     }
@@ -59,7 +61,7 @@ def discriminator_flops(config):
     parts = {
         "patch_embedding": 2 * tokens * (2 * patch) ** 2 * config["channels"] * hidden,
         "blocks": config["depth"] * _transformer_flops(tokens + 1, hidden, config["mlp_dim"], qkv),
-        "head": 2 * hidden,
+        "head": 2 * (hidden + (1 if config.get("mbstd_group_size", 0) else 0)),
     }
     parts["total"] = sum(parts.values())
     return parts

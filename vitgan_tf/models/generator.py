@@ -3,7 +3,7 @@
 import keras
 
 from vitgan_tf import layers
-from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.layers.utils import check_non_negative_int, check_positive_int
 from vitgan_tf.models import presets
 
 
@@ -37,6 +37,12 @@ class Generator(presets.PresetModel):
             training mode, see `layers.StyleTruncation`) for the truncation
             trick (`generate(z, truncation_psi)`); None: no `w_avg` (the
             models saved before it existed load this way).
+        latent_tokens: int >= 0, default 0 (off: the paper's G, whose input
+            sequence is the same for every sample). With r > 0, w is also
+            projected to r features per token (`EqualizedDense(L * r)`), and
+            a linear map of those (`Dense(hidden_dim)`, no bias) is added to
+            the position embedding, so each token's input depends on w, as
+            a DCGAN projects z to its first feature map. Not in the paper.
 
     Example:
 
@@ -51,7 +57,7 @@ class Generator(presets.PresetModel):
 
     CONFIG_KEYS = presets.SHARED_KEYS + (
         "z_dim", "mapping_layers", "mapping_lr_multiplier", "decoder_dim", "fourier_dim",
-        "decoder_activation", "w_avg_beta",
+        "decoder_activation", "w_avg_beta", "latent_tokens",
     )
 
     def __init__(
@@ -70,12 +76,14 @@ class Generator(presets.PresetModel):
         fourier_dim=64,
         decoder_activation="leaky_relu",
         w_avg_beta=0.995,
+        latent_tokens=0,
         **kwargs,
     ):
         for arg, value in (("image_size", image_size), ("channels", channels),
                            ("patch_size", patch_size), ("depth", depth), ("z_dim", z_dim)):
             check_positive_int(arg, value)
         presets.validate_architecture(image_size, patch_size, hidden_dim, num_heads)
+        latent_tokens = check_non_negative_int("latent_tokens", latent_tokens)
         grid_size = image_size // patch_size
 
         # === Functional model ===
@@ -89,6 +97,12 @@ class Generator(presets.PresetModel):
         x = layers.PatchPositionEmbedding(grid_size, hidden_dim, name="position_embedding")(
             style
         )  # [B, L, hidden]
+        if latent_tokens:
+            tokens = grid_size**2
+            per_token = layers.EqualizedDense(tokens * latent_tokens, name="latent_projection")(style)
+            per_token = keras.layers.Reshape((tokens, latent_tokens), name="latent_reshape")(per_token)
+            per_token = keras.layers.Dense(hidden_dim, use_bias=False, name="latent_tokens")(per_token)
+            x = keras.layers.Add(name="input_tokens")([x, per_token])  # [B, L, hidden]
         for i in range(depth):
             x = layers.GeneratorBlock(num_heads, mlp_dim, name=f"block_{i}")(x, style)
         x = layers.SelfModulatedLayerNorm(name="output_norm")(x, style)
@@ -117,6 +131,7 @@ class Generator(presets.PresetModel):
         self.fourier_dim = fourier_dim
         self.decoder_activation = decoder_activation
         self.w_avg_beta = None if w_avg_beta is None else float(w_avg_beta)
+        self.latent_tokens = latent_tokens
 
     @classmethod
     def from_config(cls, config):
