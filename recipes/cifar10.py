@@ -7,6 +7,13 @@ p = 0.8; Adam(2e-3, beta_1=0, beta_2=0.99); batch 128; EMA of G.
 
 Expected result: the paper reports FID 6.66 / IS 9.30 (arXiv v1); not
 reproduced here (no accelerator in this project's CI).
+What is verified: the config resolves and validates, and its preset's
+model builds (tests/test_recipes.py, tests/test_models.py). Not verified:
+that D leaves chance with the paper's bCR 10 and DiffAugment p = 0.8 at
+this scale. With the small ViT D of the Fashion-MNIST recipe each of them
+held D at chance (docs/quality/root_cause.md), which is why that recipe
+uses 1 and 0.15; neither a GPU run nor a CPU probe at batch 128 of this
+recipe has been made, so the paper's values stay until one shows otherwise.
 Hardware: one or more GPUs (`--strategy mirrored`). Wall time: not measured
 on a GPU; on a 2-core CPU it is out of reach (seconds per step at batch 128;
 measure with `python bench/train_step.py --preset cifar10`, figures in
