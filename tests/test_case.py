@@ -32,6 +32,13 @@ class TestCase(tf.test.TestCase):
         keras.mixed_precision.set_global_policy("float32")
         super().tearDown()
 
+    def assert_every_variable_has_a_gradient(self, variables, grads):
+        """Each variable has a gradient, not None and not all zeros (message: its path)."""
+        self.assertEqual(len(variables), len(grads))
+        for variable, grad in zip(variables, grads):
+            self.assertIsNotNone(grad, variable.path)
+            self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, variable.path)
+
     def run_config_roundtrip(self, layer):
         """`from_config(get_config())` gives a layer with the same config."""
         config = layer.get_config()

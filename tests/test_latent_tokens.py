@@ -56,10 +56,8 @@ class LatentTokensTest(TestCase):
         self.assertAllClose(at_mean[0], at_mean[3], atol=1e-6)
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(gen(z, training=True)))
-        grads = tape.gradient(loss, gen.trainable_variables)
-        for variable, grad in zip(gen.trainable_variables, grads):
-            self.assertIsNotNone(grad, variable.path)
-            self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, variable.path)
+        self.assert_every_variable_has_a_gradient(
+            gen.trainable_variables, tape.gradient(loss, gen.trainable_variables))
 
     def test_bad_value(self):
         for value in (-1, 2.5, True):

@@ -288,12 +288,8 @@ class HybridTrainingTest(TestCase):
         self.assertEqual(gan.discriminator.width_multiplier, 1 / 32)
         real = np.tanh(normal(4, 16, 16, 3))
         d_grads, g_grads = gan.compute_gradients(real)
-        for variables, grads in ((gan.discriminator.trainable_variables, d_grads),
-                                 (gan.generator.trainable_variables, g_grads)):
-            self.assertEqual(len(variables), len(grads))
-            for variable, grad in zip(variables, grads):
-                self.assertIsNotNone(grad, variable.path)
-                self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, variable.path)
+        self.assert_every_variable_has_a_gradient(gan.discriminator.trainable_variables, d_grads)
+        self.assert_every_variable_has_a_gradient(gan.generator.trainable_variables, g_grads)
         stats = gan.apply_step(real, gan.sample_randomness(4))
         self.assertTrue(all(math.isfinite(v) for v in stats.values()), stats)
         self.assertGreater(stats["bcr"], 0.0)

@@ -6,6 +6,7 @@ import numpy as np
 from tests.test_case import TestCase
 from vitgan_tf import layers
 from vitgan_tf.models import Discriminator
+from vitgan_tf.training import run
 
 
 def normal(*shape, seed=0):
@@ -99,8 +100,6 @@ class DiscriminatorStdDevTest(TestCase):
 
 class TrainingWithStdDevTest(TestCase):
     def config(self, batch_size=4, group=2):
-        from vitgan_tf.training import run  # noqa: PLC0415
-
         return run.merge(run.base_config(), {
             "model": {"preset": "tiny", "discriminator": {"mbstd_group_size": group}},
             "data": {"batch_size": batch_size},
@@ -108,29 +107,19 @@ class TrainingWithStdDevTest(TestCase):
         })
 
     def test_every_variable_gets_a_gradient_and_the_stddev_weight_moves(self):
-        import tensorflow as tf  # noqa: PLC0415
-
-        from vitgan_tf.training import run  # noqa: PLC0415
-
         config = self.config()
         run.validate(config)
         gan = run.build_gan(config)
         self.assertEqual(gan.discriminator.mbstd_group_size, 2)
         real = np.tanh(normal(4, 16, 16, 3))
         d_grads, g_grads = gan.compute_gradients(real)
-        for variables, grads in ((gan.discriminator.trainable_variables, d_grads),
-                                 (gan.generator.trainable_variables, g_grads)):
-            self.assertEqual(len(variables), len(grads))
-            for variable, grad in zip(variables, grads):
-                self.assertIsNotNone(grad, variable.path)
-                self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0.0, variable.path)
+        self.assert_every_variable_has_a_gradient(gan.discriminator.trainable_variables, d_grads)
+        self.assert_every_variable_has_a_gradient(gan.generator.trainable_variables, g_grads)
         kernel = gan.discriminator.get_layer("isn_logit").layer.kernel
         grad = dict(zip([v.path for v in gan.discriminator.trainable_variables], d_grads))[kernel.path]
         self.assertGreater(abs(float(grad[-1, 0])), 0.0)  # the stddev feature's row
 
     def test_batch_not_a_multiple_of_the_group_is_refused_before_building(self):
-        from vitgan_tf.training import run  # noqa: PLC0415
-
         with self.assertRaisesRegex(ValueError, r"data.batch_size=6 is not a multiple of "
                                                 r"model.discriminator.mbstd_group_size=4"):
             run.validate(self.config(batch_size=6, group=4))
