@@ -7,13 +7,8 @@ dataset files), centre-cropped and resized to 64x64; or pass a folder of
 aligned CelebA JPEGs with `--set data.source=/path/to/img_align_celeba`.
 
 Expected result: the paper reports FID 3.74; not reproduced here.
-What is verified: the config resolves and validates, and its preset's
-model builds (tests/test_recipes.py, tests/test_models.py). Not verified:
-that D leaves chance with the paper's bCR 10 and DiffAugment p = 0.8 at
-this scale. With the small ViT D of the Fashion-MNIST recipe each of them
-held D at chance (docs/quality/root_cause.md), which is why that recipe
-uses 1 and 0.15; neither a GPU run nor a CPU probe at batch 128 of this
-recipe has been made, so the paper's values stay until one shows otherwise.
+What is verified: as for `cifar10` (recipes/cifar10.py), with the same
+open question about the paper's bCR 10 and DiffAugment p = 0.8.
 Hardware: one or more GPUs. Wall time: not measured.
 Command: python -m recipes.train celeba64 --strategy mirrored --out runs/celeba64
 """

@@ -5,13 +5,8 @@ DiffAugment and Adam as `cifar10`. Data: `tfds:lsun/bedroom` (needs
 `tensorflow-datasets` and the dataset files) or a folder of JPEGs.
 
 Expected result: the paper reports FID 1.49 (we could not verify it).
-What is verified: the config resolves and validates, and its preset's
-model builds (tests/test_recipes.py, tests/test_models.py). Not verified:
-that D leaves chance with the paper's bCR 10 and DiffAugment p = 0.8 at
-this scale. With the small ViT D of the Fashion-MNIST recipe each of them
-held D at chance (docs/quality/root_cause.md), which is why that recipe
-uses 1 and 0.15; neither a GPU run nor a CPU probe at batch 128 of this
-recipe has been made, so the paper's values stay until one shows otherwise.
+What is verified: as for `cifar10` (recipes/cifar10.py), with the same
+open question about the paper's bCR 10 and DiffAugment p = 0.8.
 Hardware: one or more GPUs. Wall time: not measured.
 Command: python -m recipes.train lsun_bedroom64 --strategy mirrored --out runs/lsun_bedroom64
 """
