@@ -3,13 +3,13 @@
 An option of `Discriminator` (`mbstd_group_size`), not part of the paper's D:
 StyleGAN's minibatch-stddev feature (Karras et al. 2018, section 3), computed
 on a ViT's tokens, so that D can see how much a group of its inputs varies.
-docs/maths.md ("Minibatch standard deviation in the ViT discriminator").
+docs/maths.md (section 1.2, "Optional: minibatch standard deviation").
 """
 
 import keras
 from keras import ops
 
-from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.layers.utils import check_positive_int, minibatch_group
 
 
 @keras.saving.register_keras_serializable(package="vitgan_tf")
@@ -50,16 +50,8 @@ class TokenMinibatchStdDev(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
-        batch = inputs.shape[0]
-        if batch is None:
-            group = ops.minimum(ops.shape(inputs)[0], self.group_size)
-        else:
-            group = min(batch, self.group_size)
-            if batch % group:
-                raise ValueError(f"TokenMinibatchStdDev: batch size {batch} is not a multiple of "
-                                 f"the group size {group}")
+        group, compute = minibatch_group(inputs, self.group_size, "TokenMinibatchStdDev")
         _, length, channels = inputs.shape
-        compute = "float32" if inputs.dtype in ("float16", "bfloat16") else inputs.dtype
         x = ops.reshape(ops.cast(inputs, compute), (-1, group, length, channels))  # [M, G, L, C]
         x = x - ops.mean(x, axis=1, keepdims=True)
         std = ops.sqrt(ops.mean(ops.square(x), axis=1) + 1e-8)  # [M, L, C]

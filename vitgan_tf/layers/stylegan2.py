@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vitgan_tf.layers.utils import check_positive_int
+from vitgan_tf.layers.utils import check_positive_int, minibatch_group
 
 LRELU_GAIN = math.sqrt(2.0)
 DEFAULT_BLUR = (1, 3, 3, 1)
@@ -270,19 +270,9 @@ class MinibatchStdDev(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
-        batch = inputs.shape[0]
-        if batch is None:
-            batch = ops.shape(inputs)[0]
-            group = ops.minimum(batch, self.group_size)
-        else:
-            group = min(batch, self.group_size)
-            if batch % group:
-                raise ValueError(f"MinibatchStdDev: batch size {batch} is not a multiple of "
-                                 f"the group size {group}")
+        group, compute = minibatch_group(inputs, self.group_size, "MinibatchStdDev")
         _, height, width, channels = inputs.shape
         f = self.num_features
-        # Half precision computes the statistics in float32; float32 and float64 as they are.
-        compute = "float32" if inputs.dtype in ("float16", "bfloat16") else inputs.dtype
         x = ops.cast(inputs, compute)
         y = ops.reshape(x, (group, -1, height, width, f, channels // f))
         y = y - ops.mean(y, axis=0, keepdims=True)

@@ -19,6 +19,26 @@ def check_non_negative_int(name, value):
     return int(value)
 
 
+def minibatch_group(inputs, group_size, layer_name):
+    """The minibatch-stddev group size of `inputs` and the dtype to compute in.
+
+    Returns `(G, dtype)`: `G = min(group_size, batch)` (a tensor when the
+    batch is unknown), and float32 for half-precision inputs (the inputs'
+    dtype otherwise). Raises `ValueError` naming `layer_name` when a known
+    batch is not a multiple of `G`.
+    """
+    batch = inputs.shape[0]
+    if batch is None:
+        group = keras.ops.minimum(keras.ops.shape(inputs)[0], group_size)
+    else:
+        group = min(batch, group_size)
+        if batch % group:
+            raise ValueError(f"{layer_name}: batch size {batch} is not a multiple of "
+                             f"the group size {group}")
+    compute = "float32" if inputs.dtype in ("float16", "bfloat16") else inputs.dtype
+    return group, compute
+
+
 def check_choice(name, value, choices):
     """Returns `value`; raises `ValueError` quoting it and `choices` unless one of them."""
     if value not in choices:
