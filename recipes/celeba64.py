@@ -8,7 +8,8 @@ aligned CelebA JPEGs with `--set data.source=/path/to/img_align_celeba`.
 
 Expected result: the paper reports FID 3.74; not reproduced here.
 What is verified: as for `cifar10` (recipes/cifar10.py), with the same
-open question about the paper's bCR 10 and DiffAugment p = 0.8.
+open question about the paper's bCR 10 and DiffAugment p = 0.8,
+the same batch-128 CPU probe and the same fallback `--set`s.
 Hardware: one or more GPUs. Wall time: not measured.
 Command: python -m recipes.train celeba64 --strategy mirrored --out runs/celeba64
 """

@@ -11,9 +11,14 @@ What is verified: the config resolves and validates, and its preset's
 model builds (tests/test_recipes.py, tests/test_models.py). Not verified:
 that D leaves chance with the paper's bCR 10 and DiffAugment p = 0.8 at
 this scale. With the small ViT D of the Fashion-MNIST recipe each of them
-held D at chance (docs/quality/root_cause.md), which is why that recipe
-uses 1 and 0.15; neither a GPU run nor a CPU probe at batch 128 of this
-recipe has been made, so the paper's values stay until one shows otherwise.
+held D at chance at batch 32 (docs/quality/root_cause.md), which is why
+that recipe uses 1 and 0.15, and a CPU probe of that D at this recipe's
+batch of 128 (docs/quality/hybrid.md, ninth session) found the same: D at
+chance within 200 steps, where 1 and 0.15 kept it off chance. No
+paper-scale run has been made (it needs an accelerator), so the paper's
+values stay as the reproduction target. If D's logit gap (d_real - d_fake
+in the logs) stays below 0.01 after a few hundred steps, try
+`--set gan.bcr_real=1 --set gan.bcr_fake=1 --set gan.augment_p=0.15`.
 Hardware: one or more GPUs (`--strategy mirrored`). Wall time: not measured
 on a GPU; on a 2-core CPU it is out of reach (seconds per step at batch 128;
 measure with `python bench/train_step.py --preset cifar10`, figures in

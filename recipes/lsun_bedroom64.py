@@ -6,7 +6,8 @@ DiffAugment and Adam as `cifar10`. Data: `tfds:lsun/bedroom` (needs
 
 Expected result: the paper reports FID 1.49 (we could not verify it).
 What is verified: as for `cifar10` (recipes/cifar10.py), with the same
-open question about the paper's bCR 10 and DiffAugment p = 0.8.
+open question about the paper's bCR 10 and DiffAugment p = 0.8,
+the same batch-128 CPU probe and the same fallback `--set`s.
 Hardware: one or more GPUs. Wall time: not measured.
 Command: python -m recipes.train lsun_bedroom64 --strategy mirrored --out runs/lsun_bedroom64
 """
