@@ -14,11 +14,13 @@ this scale. With the small ViT D of the Fashion-MNIST recipe each of them
 held D at chance at batch 32 (docs/quality/root_cause.md), which is why
 that recipe uses 1 and 0.15, and a CPU probe of that D at this recipe's
 batch of 128 (docs/quality/hybrid.md, ninth session) found the same: D at
-chance within 200 steps, where 1 and 0.15 kept it off chance. No
+chance within 200 steps, where 1 and 0.15 kept it off chance at lr 1e-3
+(at this recipe's lr 2e-3 that small D fell to chance with both). No
 paper-scale run has been made (it needs an accelerator), so the paper's
 values stay as the reproduction target. If D's logit gap (d_real - d_fake
 in the logs) stays below 0.01 after a few hundred steps, try
-`--set gan.bcr_real=1 --set gan.bcr_fake=1 --set gan.augment_p=0.15`.
+`--set gan.bcr_real=1 --set gan.bcr_fake=1 --set gan.augment_p=0.15`,
+then also a lower learning rate (`optimizer.g_lr`, `optimizer.d_lr`).
 Hardware: one or more GPUs (`--strategy mirrored`). Wall time: not measured
 on a GPU; on a 2-core CPU it is out of reach (seconds per step at batch 128;
 measure with `python bench/train_step.py --preset cifar10`, figures in
