@@ -1,6 +1,8 @@
 """bench/ema_horizons.py: shadow EMAs of one run against a numpy recurrence and the run's EMA."""
 
+import contextlib
 import importlib.util
+import io
 import os
 
 import keras
@@ -70,6 +72,16 @@ class EmaHorizonsTest(TestCase):
             with self.assertRaisesRegex(ValueError, "--shadow|LABEL"):
                 ema_horizons.parse_shadow(bad)
 
-    def test_main_refuses_an_existing_folder(self):
-        out = self.get_temp_dir()
-        self.assertEqual(ema_horizons.main(["fashion_mnist", "--out", out, "--shadow", "a=0.9:10"]), 2)
+    def test_main_refuses_bad_arguments_with_one_line(self):
+        existing = self.get_temp_dir()
+        new = os.path.join(existing, "new")
+        for argv, message in (
+            (["--out", existing, "--shadow", "a=0.9:10"], "Expected a new run folder"),
+            (["--out", new, "--shadow", "a=0.9:10", "--shadow", "a=0.99:10"], "distinct shadow labels"),
+            (["--out", new, "--shadow", "a=0.9:10", "--save-every", "0"], "--save-every"),
+        ):
+            with contextlib.redirect_stderr(io.StringIO()) as err:
+                self.assertEqual(ema_horizons.main(["fashion_mnist", *argv]), 2)
+            self.assertRegex(err.getvalue(), f"^error: .*{message}")
+            self.assertEqual(err.getvalue().count("\n"), 1)
+        self.assertFalse(os.path.exists(new))
