@@ -351,6 +351,20 @@ class RunFolderTest(TestCase):
         with self.assertRaisesRegex(ValueError, "train_minutes"):
             run.validate(run.merge(run.base_config(), {"train": {"train_minutes": -1}}))
 
+    def test_optimizer_values_out_of_range_are_refused_by_name(self):
+        base = run.merge(run.base_config(), {"model": {"preset": "tiny"}, "data": {"source": "synthetic"},
+                                             "train": {"eval_every": 0, "final_eval_samples": 0}})
+        for key, bad in (("g_lr", 0.0), ("d_lr", -1e-3), ("g_lr", float("nan")), ("d_lr", float("inf")),
+                         ("beta_1", 1.0), ("beta_1", -1.0), ("beta_1", float("nan")),
+                         ("beta_2", 1.0), ("beta_2", -0.1)):
+            with self.subTest(key=key, bad=bad), self.assertRaisesRegex(ValueError, f"optimizer.{key}"):
+                run.validate(run.merge(base, {"optimizer": {key: bad}}))
+        # Negative momentum is a valid setting, and reaches both optimizers.
+        config = run.merge(base, {"optimizer": {"beta_1": -0.5}})
+        run.validate(config)
+        gan = run.build_gan(config)
+        self.assertEqual((gan.g_optimizer.beta_1, gan.d_optimizer.beta_1), (-0.5, -0.5))
+
     def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(self):
         gan = make_gan()
         good = real_batch()

@@ -281,9 +281,19 @@ def validate(config):
     if not isinstance(batch, int) or batch <= 0:
         raise ValueError(f"Expected a positive integer data.batch_size. Received: {batch!r}")
     limits.check_count("data.batch_size", batch, 1, limits.MAX_BATCH_SIZE)
-    warmup = config["optimizer"]["warmup_steps"]
+    optimizer = config["optimizer"]
+    warmup = optimizer["warmup_steps"]
     if warmup < 0 or warmup > 10**8:
         raise ValueError(f"Expected optimizer.warmup_steps in [0, 1e8]. Received: {warmup!r}")
+    for key in ("g_lr", "d_lr"):
+        if not 0 < optimizer[key] < float("inf"):  # also refuses nan
+            raise ValueError(f"Expected a finite optimizer.{key} > 0. Received: {optimizer[key]!r}")
+    # beta_1 < 0 is negative momentum (Gidel et al. 2019); at +-1 or beyond Adam's first
+    # moment no longer forgets. beta_2 = 1 divides by zero in Adam's bias correction.
+    if not -1 < optimizer["beta_1"] < 1:
+        raise ValueError(f"Expected optimizer.beta_1 in (-1, 1). Received: {optimizer['beta_1']!r}")
+    if not 0 <= optimizer["beta_2"] < 1:
+        raise ValueError(f"Expected optimizer.beta_2 in [0, 1). Received: {optimizer['beta_2']!r}")
     group = config["model"].get("discriminator", {}).get("mbstd_group_size", 0)
     if discriminator_class(config["model"]) is Discriminator and group and batch % group:
         raise ValueError(
