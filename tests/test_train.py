@@ -352,8 +352,7 @@ class RunFolderTest(TestCase):
             run.validate(run.merge(run.base_config(), {"train": {"train_minutes": -1}}))
 
     def test_optimizer_values_out_of_range_are_refused_by_name(self):
-        base = run.merge(run.base_config(), {"model": {"preset": "tiny"}, "data": {"source": "synthetic"},
-                                             "train": {"eval_every": 0, "final_eval_samples": 0}})
+        base = run.base_config()  # the tiny preset on synthetic data, no evaluation
         for key, bad in (("g_lr", 0.0), ("d_lr", -1e-3), ("g_lr", float("nan")), ("d_lr", float("inf")),
                          ("beta_1", 1.0), ("beta_1", -1.0), ("beta_1", float("nan")),
                          ("beta_2", 1.0), ("beta_2", -0.1)):
