@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.backend_worker import as_list, model_cases
+from tests.jax_subprocess import jax_env
 from tests.layer_cases import all_cases, build_case_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,9 +44,8 @@ def test_layers_and_models_on_jax_equal_tensorflow(tmp_path):
         np.savez(tmp_path / f"{name}.npz", **{f"w{i}": w for i, w in enumerate(weights)},
                  **{f"x{i}": x for i, x in enumerate(inputs)},
                  **{f"y{i}": y for i, y in enumerate(outputs)})
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, "-m", "tests.backend_worker", str(tmp_path)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=jax_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert f"backend=jax cases={len(cases)} tensorflow_imported=False" in proc.stdout, proc.stdout
     for name, outputs in expected.items():

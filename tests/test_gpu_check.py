@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests.jax_subprocess import jax_env
 from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +22,8 @@ SCRIPT = os.path.join(REPO, "bench", "gpu_check.py")
 
 
 def _run(args, backend):
-    env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+    env = (jax_env() if backend == "jax"
+           else dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3"))
     return subprocess.run([sys.executable, SCRIPT, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
 

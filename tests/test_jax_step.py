@@ -20,17 +20,17 @@ import sys
 import numpy as np
 import pytest
 
+from tests.jax_subprocess import jax_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                reason="JAX is not installed")
 
 
 def _run_worker(mode, folder, *args, **env):
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
-               **env)
     proc = subprocess.run([sys.executable, "-m", "tests.jax_step_worker", mode, str(folder),
                            *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=REPO, env=jax_env(**env), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc.stdout
 
