@@ -2,6 +2,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tests.jax_subprocess import with_test_xla_flags  # noqa: E402
+
+# Before TensorFlow starts: its XLA steps and every subprocess compile with the tests'
+# flags (tests/jax_subprocess.py, docs/testing.md).
+os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS"))
+
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
