@@ -5,8 +5,8 @@ few steps, so most of their time is compilation. `--xla_backend_optimization_lev
 LLVM's optimisation passes: the programs compute the same functions, compiled faster and run
 slower (docs/testing.md has the measurements). `tests/conftest.py` puts it into the test
 process's `XLA_FLAGS` before TensorFlow starts, so TensorFlow's XLA steps (`jit_compile=True`)
-and every subprocess get it too. It is for the tests only; the library and the benchmarks
-keep XLA's default.
+and every subprocess get it too, the `bench/` scripts that tests start included. It is for
+the test run only: the library and the benchmarks run outside it keep XLA's default.
 """
 
 import os
