@@ -72,13 +72,15 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     xla = build(mirrored, jit=True)
     out["xla"] = xla.fit(dataset, epochs=1, verbose=0).history
     # The hybrid (StyleGAN2 D): its minibatch stddev groups each replica's own slice, so
-    # only that it trains, under XLA too, with replicas in sync, is checked.
-    for jit in (False, True):
-        hybrid = build(mirrored, jit=jit, hybrid=True)
-        out[f"hybrid_xla{{int(jit)}}"] = hybrid.fit(dataset, epochs=1, verbose=0).history
-        out[f"hybrid_desync{{int(jit)}}"] = max(
-            max(float(np.abs(replica_values(v)[0] - r).max()) for r in replica_values(v))
-            for v in hybrid.discriminator.trainable_variables)
+    # only that it trains with replicas in sync is checked. Not under XLA here: the ViT
+    # fit above covers the step's code under XLA and the strategy together, and
+    # tests/test_stylegan2.py the hybrid's XLA step on one device (an XLA fit under the
+    # strategy costs about a minute of the suite: docs/testing.md).
+    hybrid = build(mirrored, hybrid=True)
+    out["hybrid"] = hybrid.fit(dataset, epochs=1, verbose=0).history
+    out["hybrid_desync"] = max(
+        max(float(np.abs(replica_values(v)[0] - r).max()) for r in replica_values(v))
+        for v in hybrid.discriminator.trainable_variables)
     try:
         run.train({{"model": {{"preset": "tiny"}}, "data": {{"batch_size": 5}},
                    "train": {{"steps": 1}}}}, sys.argv[1], strategy=mirrored, verbose=0)
@@ -157,11 +159,10 @@ class DistributedTest(TestCase):
         self.assertLess(result["replica_desync"], 1e-6)
         self.assertEqual(result["train_steps"], [2, 2])  # one count per step, not per replica
         self.assertTrue(all(np.isfinite(v).all() for v in result["xla"].values()))
-        for jit in (0, 1):
-            history = result[f"hybrid_xla{jit}"]
-            self.assertTrue(all(np.isfinite(v).all() for v in history.values()), history)
-            self.assertGreater(history["bcr"][0], 0.0)
-            self.assertLess(result[f"hybrid_desync{jit}"], 1e-6)
+        history = result["hybrid"]
+        self.assertTrue(all(np.isfinite(v).all() for v in history.values()), history)
+        self.assertGreater(history["bcr"][0], 0.0)
+        self.assertLess(result["hybrid_desync"], 1e-6)
         self.assertIn("batch_size=5", result["batch_error"])
         self.assertIn("2 replicas", result["batch_error"])
 

@@ -2,7 +2,12 @@
 
 The check runs on JAX in a subprocess (as on the GPU machine: no TensorFlow
 needed), then `--kid` on TensorFlow computes KID / FID of the samples it
-wrote. Skipped when JAX is not installed.
+wrote. Skipped when JAX is not installed. The `--kid` step runs in this
+process with a stand-in for Inception (4x4-pooled pixels) and a private
+reference cache: its values are checked against the same metrics recomputed
+from those features; the 2015 Inception itself is checked by
+tests/test_inception.py and the evaluation tests (docs/testing.md: 256 Inception
+images cost about a minute of the suite).
 """
 
 import importlib.util
@@ -15,10 +20,19 @@ import numpy as np
 import pytest
 
 from tests.jax_subprocess import jax_env
+from tests.test_ablation import pooled_pixels
+from vitgan_tf.metrics import evaluation, inception
 from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "bench", "gpu_check.py")
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("bench_gpu_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _run(args, backend):
@@ -31,7 +45,7 @@ def _run(args, backend):
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 @pytest.mark.skipif(not os.path.isfile(os.path.join(FASHION_MNIST_DIR, FASHION_MNIST_FILES["train"])),
                     reason="the Debian Fashion-MNIST files are not installed")
-def test_tiny_check_then_kid(tmp_path):
+def test_tiny_check_then_kid(tmp_path, monkeypatch):
     out = tmp_path / "check"
     # 3 s per timed run (the tiny default is 6 s): the suite is near its 20-minute budget.
     proc = _run(["--tiny", "--run-minutes", "0.05", "--out", str(out), "--data-dir", FASHION_MNIST_DIR], "jax")
@@ -53,12 +67,24 @@ def test_tiny_check_then_kid(tmp_path):
         assert samples.std() > 0  # generated, not a constant
     assert "| timed run, plain_sn |" in proc.stdout
 
-    proc = _run(["--kid", str(out)], "tensorflow")
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    # --kid, on TensorFlow: Inception replaced by pooled pixels, the cache by tmp_path's.
+    monkeypatch.setattr(inception, "InceptionFeatureExtractor", lambda batch_size=50: pooled_pixels)
+    monkeypatch.setattr(evaluation, "cache_dir", lambda: str(tmp_path / "cache"))
+    assert _load_script().main(["--kid", str(out)]) == 0
+    real = evaluation.reference_statistics("fashion_mnist", "train", image_size=32, num_samples=64,
+                                           kid_samples=64, extractor=pooled_pixels, cache=False,
+                                           progress=False)
     with open(out / "gpu_check.json") as f:
-        metrics = [r["metrics"] for r in json.load(f)["timed_runs"]]
-    for m in metrics:
-        assert np.isfinite(m["kid64"]) and m["fid64"] > 0, m
+        runs = json.load(f)["timed_runs"]
+    for r in runs:
+        with np.load(out / r["samples"]) as archive:
+            fake = evaluation.collect_statistics(evaluation.array_batches(archive["images"], 64),
+                                                 pooled_pixels, 64, kid_samples=64, progress=False)
+        want = evaluation.compute_metrics(real, fake, ("fid", "kid"))
+        assert r["metrics"].keys() == want.keys() >= {"fid64", "kid64"}, r["metrics"]
+        assert np.isfinite(want["kid64"]) and want["fid64"] > 0, want
+        for key in want:  # kid64_std: NaN, 64 images are one KID block
+            assert r["metrics"][key] == pytest.approx(want[key], rel=1e-5, abs=1e-7, nan_ok=True), (key, r)
 
 
 @pytest.mark.parametrize("args,backend,message", [
