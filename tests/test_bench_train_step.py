@@ -1,16 +1,15 @@
 """bench/train_step.py (one row per process, its figures, the baseline comparison) and
 bench/profile_step.py."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 
+from tests.bench_scripts import load_bench_script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("bench_train_step", os.path.join(ROOT, "bench", "train_step.py"))
-train_step = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(train_step)
+train_step = load_bench_script("train_step")
 
 TINY = ["--source", "preset:tiny", "--compile", "function", "--mode", "minimal", "--warmup", "1",
         "--peak-sizes", "128,256"]
@@ -70,9 +69,7 @@ def test_bad_arguments_are_refused_before_timing(tmp_path, capsys):
 
 
 def test_profile_step_sums_the_traced_kernels(capsys):
-    spec = importlib.util.spec_from_file_location("bench_profile_step", os.path.join(ROOT, "bench", "profile_step.py"))
-    profile_step = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(profile_step)
+    profile_step = load_bench_script("profile_step")
     times = profile_step.main(["--source", "preset:tiny", "--mode", "minimal", "--warmup", "1",
                                "--steps", "2"])
     op_types = {op for op, _ in times}

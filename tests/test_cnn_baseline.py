@@ -1,6 +1,5 @@
 """bench/cnn_baseline.py: the DCGAN baseline, scored by the recipe's own evaluator."""
 
-import importlib.util
 import json
 import os
 
@@ -8,13 +7,11 @@ import keras
 import numpy as np
 import pytest
 
+from tests.bench_scripts import load_bench_script
 from tests.test_ablation import FASHION_MNIST, pooled_pixels
 from vitgan_tf.metrics import evaluation
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-spec = importlib.util.spec_from_file_location("cnn_baseline", os.path.join(REPO, "bench", "cnn_baseline.py"))
-baseline = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(baseline)
+baseline = load_bench_script("cnn_baseline")
 
 
 def test_architecture_is_the_keras_io_dcgan():

@@ -1,21 +1,17 @@
 """bench/ema_horizons.py: shadow EMAs of one run against a numpy recurrence and the run's EMA."""
 
 import contextlib
-import importlib.util
 import io
 import os
 
 import keras
 import numpy as np
 
+from tests.bench_scripts import load_bench_script
 from tests.test_case import TestCase
 from vitgan_tf.training import run
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("bench_ema_horizons",
-                                               os.path.join(_ROOT, "bench", "ema_horizons.py"))
-ema_horizons = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ema_horizons)
+ema_horizons = load_bench_script("ema_horizons")
 
 TINY_RUN = {
     "model": {"preset": "tiny"},

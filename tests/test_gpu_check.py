@@ -19,20 +19,13 @@ import sys
 import numpy as np
 import pytest
 
+from tests.bench_scripts import REPO, bench_script_path, load_bench_script
 from tests.jax_subprocess import jax_env
 from tests.test_ablation import pooled_pixels
 from vitgan_tf.metrics import evaluation, inception
 from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(REPO, "bench", "gpu_check.py")
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("bench_gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = bench_script_path("gpu_check")
 
 
 def _run(args, backend):
@@ -70,7 +63,7 @@ def test_tiny_check_then_kid(tmp_path, monkeypatch):
     # --kid, on TensorFlow: Inception replaced by pooled pixels, the cache by tmp_path's.
     monkeypatch.setattr(inception, "InceptionFeatureExtractor", lambda batch_size=50: pooled_pixels)
     monkeypatch.setattr(evaluation, "cache_dir", lambda: str(tmp_path / "cache"))
-    assert _load_script().main(["--kid", str(out)]) == 0
+    assert load_bench_script("gpu_check").main(["--kid", str(out)]) == 0
     real = evaluation.reference_statistics("fashion_mnist", "train", image_size=32, num_samples=64,
                                            kid_samples=64, extractor=pooled_pixels, cache=False,
                                            progress=False)

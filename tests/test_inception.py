@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.bench_scripts import load_bench_script
 from tests.test_case import TestCase
 from vitgan_tf.images import to_uint8
 from vitgan_tf.metrics import inception
@@ -189,10 +190,5 @@ class ConvBatchNormReLUTest(TestCase):
 
 def test_benchmark_counts_the_published_inception_cost(extractor):
     # Szegedy et al. (arXiv 1512.00567) give 5.72 billion multiply-adds per 299x299 image.
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bench", "inception.py")
-    spec = importlib.util.spec_from_file_location("bench_inception", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench_script("inception")
     assert bench.conv_gflop_per_image(extractor.model) == pytest.approx(2 * 5.72, rel=0.01)

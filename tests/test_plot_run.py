@@ -1,16 +1,14 @@
 """bench/plot_run.py: the FID / KID curve of a run folder."""
 
-import importlib.util
 import json
 import os
 
 import numpy as np
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("bench_plot_run", os.path.join(ROOT, "bench", "plot_run.py"))
-plot_run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(plot_run)
+from tests.bench_scripts import load_bench_script
+
+plot_run = load_bench_script("plot_run")
 
 
 def write_run(folder, records, batch=32):

@@ -1,6 +1,5 @@
 """bench/preset_quality.py: FID / KID against psi and of TFLite exports, by the recipe's evaluator."""
 
-import importlib.util
 import json
 import os
 
@@ -8,14 +7,12 @@ import keras
 import numpy as np
 import pytest
 
+from tests.bench_scripts import load_bench_script
 from tests.test_ablation import FASHION_MNIST, pooled_pixels
 from vitgan_tf.metrics import evaluation
 from vitgan_tf.models import Generator, preset_utils
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-spec = importlib.util.spec_from_file_location("preset_quality", os.path.join(REPO, "bench", "preset_quality.py"))
-quality = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(quality)
+quality = load_bench_script("preset_quality")
 
 
 @pytest.mark.skipif(not os.path.isfile(FASHION_MNIST), reason="Fashion-MNIST not installed")

@@ -1,18 +1,14 @@
 """bench/sample_coverage.py: precision / recall and FID's terms against plain numpy loops."""
 
-import importlib.util
 import json
-import os
 
 import keras
 import numpy as np
 import pytest
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("bench_sample_coverage",
-                                               os.path.join(_ROOT, "bench", "sample_coverage.py"))
-coverage = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(coverage)
+from tests.bench_scripts import load_bench_script
+
+coverage = load_bench_script("sample_coverage")
 
 
 def _loop_precision_recall(real, fake, k):

@@ -1,16 +1,11 @@
 """bench/seeds_table.py: mean +- std over seeds of runs' FID / KID."""
 
-import importlib.util
-import os
-
 import numpy as np
 
+from tests.bench_scripts import load_bench_script
 from tests.test_plot_run import write_run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("bench_seeds_table", os.path.join(ROOT, "bench", "seeds_table.py"))
-seeds_table = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(seeds_table)
+seeds_table = load_bench_script("seeds_table")
 
 
 def _seed(folder, fids, kids, minutes=(12.6, 25.2), steps=(2000, 4000)):
