@@ -22,7 +22,8 @@ def _reset_keras_state():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Drops `tf.test.TestCase.test_session` wherever it is inherited.
+    """Drops `tf.test.TestCase.test_session` wherever it is inherited, and puts the
+    heaviest scopes first (`HEAVY_SCOPES_FIRST`, below).
 
     It is a deprecated TF1 context manager that pytest collects as a test (and
     skips) in every `tf.test.TestCase` subclass. `tests.test_case.TestCase`
@@ -38,3 +39,33 @@ def pytest_collection_modifyitems(config, items):
         if not (item.name == "test_session" and getattr(item, "obj", None) is not None
                 and getattr(item.obj, "__func__", item.obj) is inherited)
     ]
+    items.sort(key=_heavy_scopes_first)
+
+
+# The suite's heaviest xdist scopes (`--dist loadscope`: a module's functions, or one test
+# class), heaviest first, in seconds of one run's `--durations` (docs/testing.md, "The
+# heaviest scopes first"). README's test command passes `--no-loadscope-reorder`, so xdist
+# hands scopes out in this order: the two processes start on the long ones and end on short
+# ones, instead of one process ending alone on a long scope (xdist's default order is by
+# test count, which puts these few-test scopes last). The rest keep their collected order.
+HEAVY_SCOPES_FIRST = (
+    "tests/test_evaluate.py",                      # 270 s
+    "tests/test_jax_step.py",                      # 210
+    "tests/test_distributed.py::DistributedTest",  # 207
+    "tests/test_gpu_check.py",                     # 190
+    "tests/test_train.py::TrainStepTest",          # 150
+    "tests/test_ablation.py::AblationScriptTest",  # 150
+    "tests/test_builtin_preset.py",                # 145
+    "tests/test_train.py::ResumeTest",             # 115
+    "tests/test_cli_errors.py",                    # 112
+    "tests/test_train.py::RunFolderTest",          # 100
+    "tests/test_bench_train_step.py",              # 100
+)
+
+
+def _heavy_scopes_first(item):
+    """Sort key: the rank of the item's scope in `HEAVY_SCOPES_FIRST`, then the rest (stable)."""
+    for rank, scope in enumerate(HEAVY_SCOPES_FIRST):
+        if item.nodeid.startswith(scope + "::"):
+            return rank
+    return len(HEAVY_SCOPES_FIRST)

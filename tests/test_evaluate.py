@@ -1,8 +1,10 @@
 """The evaluation command, reference-statistics cache, IS classifiers and FIDCallback.
 
-Inception at 299x299 is slow on CPU, so every test here runs it on a handful
-of images (the FID values are then meaningless but the plumbing is checked),
-on a small synthetic dataset registered for the test.
+Inception at 299x299 is slow on CPU, so the tests that check Inception's part (the CLI's
+own network, the reference cache) run it on a handful of images (the FID values are then
+meaningless but the plumbing is checked), and the tests of what is scored and how it is
+recorded use `PixelFeatures` in its place; all on a small synthetic dataset registered for
+the test.
 """
 
 import json
@@ -67,18 +69,37 @@ def extractor():
     return inception.InceptionFeatureExtractor(model=model, batch_size=4)
 
 
+class PixelFeatures:
+    """Stand-in for Inception: the images' pixels in [-1, 1], flattened (uint8 or float in).
+
+    A fixed function of the images is all that the tests of which images are scored, and of
+    how the results are recorded, need; Inception itself is checked by
+    `test_generator_cli_writes_json` (the CLI's own network against this module's) and
+    tests/test_inception.py.
+    """
+
+    batch_size = 4
+
+    def __call__(self, images):
+        images = np.asarray(images)
+        x = images / 127.5 - 1.0 if images.dtype == np.uint8 else images
+        return x.reshape(len(x), -1).astype(np.float32)
+
+
 @pytest.fixture
-def shared_extractor(monkeypatch, extractor):
-    """The CLI's Inception network is the module's `extractor`, built and traced once.
+def stand_in_features(monkeypatch):
+    """The CLI's Inception network replaced by `PixelFeatures` (with the CLI's arguments checked).
 
     Only `test_generator_cli_writes_json` lets the CLI build its own (from the default
-    weights); the other CLI tests score through this one, which is the same network.
+    weights).
     """
+    features = PixelFeatures()
+
     def make(weights="default", batch_size=50, jit_compile=False):
-        assert (weights, batch_size, jit_compile) == ("default", extractor.batch_size, False)
-        return extractor
+        assert (weights, batch_size, jit_compile) == ("default", features.batch_size, False)
+        return features
     monkeypatch.setattr(inception, "InceptionFeatureExtractor", make)
-    return extractor
+    return features
 
 
 @pytest.fixture
@@ -149,7 +170,7 @@ def test_generator_cli_writes_json(tiny_dataset, saved_generator, extractor, rec
     assert any("singular" in str(w.message) for w in recwarn)  # 6 samples < 2048 features
 
 
-def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator, shared_extractor):
+def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator, stand_in_features):
     run = tiny_dataset / "run"
     (run / "checkpoints").mkdir(parents=True)
     os.replace(saved_generator, run / "checkpoints" / "ema_generator.keras")
@@ -174,7 +195,7 @@ def test_run_folder_and_dataset_split_as_fake_side(tiny_dataset, saved_generator
     assert other["metrics"]["fid8"] > 1.0
 
 
-def test_preset_source_scores_as_its_generator_file(tiny_dataset, saved_generator, shared_extractor):
+def test_preset_source_scores_as_its_generator_file(tiny_dataset, saved_generator, stand_in_features):
     from vitgan_tf.models import preset_utils
 
     preset = preset_utils.save_to_preset(keras.saving.load_model(saved_generator, safe_mode=True),
@@ -317,7 +338,8 @@ class _Recorder(keras.callbacks.Callback):
         self.batch_logs.append(dict(logs))
 
 
-def test_fid_callback_logs_named_metrics(tiny_dataset, extractor):
+def test_fid_callback_logs_named_metrics(tiny_dataset):
+    extractor = PixelFeatures()
     gan = _ToyGAN(StandInGenerator())
     gan.compile(optimizer="sgd", loss="mse")
     cb = callback_lib.FIDCallback("tiny", every_n_steps=2, num_samples=6, kid_samples=4,
@@ -390,8 +412,10 @@ def _tiny_rgb16_loader(split, image_size):
     return rng.integers(0, 256, (12, image_size or 16, image_size or 16, 3)).astype(np.uint8)
 
 
-def test_training_run_writes_its_fid_curve(tiny_dataset, extractor, monkeypatch, tmp_path):
+def test_training_run_writes_its_fid_curve(tiny_dataset, monkeypatch, tmp_path):
     from vitgan_tf.training import run  # noqa: PLC0415
+
+    extractor = PixelFeatures()
 
     monkeypatch.setitem(datasets.DATASETS, "synthetic", (_tiny_rgb16_loader, 16))
     monkeypatch.setattr(inception, "InceptionFeatureExtractor", lambda *a, **k: extractor)
