@@ -6,6 +6,7 @@
     python -m export --preset vitgan_fashion_mnist --out exported   # a preset's generator
     python -m export --run RUN --to-preset PRESET_DIR [--check-samples 500]   # a run as a preset
     python -m export --preset PRESET_DIR --record-evaluation EVAL.json   # its FID10k into metadata.json
+    python -m export --preset PRESET_DIR --record-check --check-samples 100   # its check, measured again
 """
 
 import argparse
@@ -41,9 +42,13 @@ def parse_args(argv=None):
                         help="with --preset PRESET_DIR: record the evaluation that "
                              "`python -m vitgan_tf.evaluate --preset PRESET_DIR --out EVAL_JSON` wrote "
                              "in the preset's metadata.json (training.evaluation)")
+    output.add_argument("--record-check", action="store_true",
+                        help="with --preset PRESET_DIR and --check-samples N: measure the check "
+                             "again on the preset's own weights and record it in its "
+                             "metadata.json['check'], replacing the one there")
     parser.add_argument("--check-samples", type=limits.int_arg(MIN_CHECK_SAMPLES, MAX_CHECK_SAMPLES), default=0, metavar="N",
-                        help="with --to-preset: also record FID / KID of N generated images against N "
-                             "real ones in metadata.json['check'] (default 0: none)")
+                        help="with --to-preset or --record-check: record FID / KID of N generated images "
+                             "against N real ones in metadata.json['check'] (default 0: none)")
     parser.add_argument("--name", default="vitgan", help="model name (default: vitgan)")
     parser.add_argument("--version", type=int, default=None,
                         help="version folder (default: next free number)")
@@ -64,8 +69,10 @@ def main(argv=None):
         return _write_preset(args)
     if args.record_evaluation is not None:
         return _record_evaluation(args)
+    if args.record_check:
+        return _record_check(args)
     if args.check_samples:
-        print("error: --check-samples only applies to --to-preset", file=sys.stderr)
+        print("error: --check-samples only applies to --to-preset and --record-check", file=sys.stderr)
         return 2
     try:
         result = export_generator(
@@ -101,6 +108,25 @@ def _record_evaluation(args):
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"recorded {sorted(record['metrics'])} of {record['num_samples']} samples in "
+          f"{os.path.join(args.preset, 'metadata.json')}")
+    return 0
+
+
+def _record_check(args):
+    from .preset import record_check  # noqa: PLC0415
+
+    if args.preset is None or not args.check_samples:
+        print("error: --record-check measures a preset's check: give --preset PRESET_DIR and "
+              "--check-samples N", file=sys.stderr)
+        return 2
+    try:
+        check = record_check(args.preset, args.check_samples)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    metrics = ", ".join(f"{key} {value:.6g}" if isinstance(value, float) else f"{key} {value}"
+                        for key, value in check["metrics"].items())
+    print(f"recorded the check of {check['num_samples']} samples ({metrics}) in "
           f"{os.path.join(args.preset, 'metadata.json')}")
     return 0
 

@@ -16,6 +16,11 @@ images (latent seed 0) against as many real training images, measured by
 `vitgan_tf.metrics.evaluation` on the written preset's generator, so that a
 test can recompute them from the shipped weights (`preset_check`).
 
+    python -m export --preset PRESET_DIR --record-check --check-samples 100
+
+measures that check again on the preset's own weights, at another sample count, and
+replaces `metadata["check"]` (`record_check`).
+
     python -m vitgan_tf.evaluate --preset PRESET_DIR --out eval.json ...
     python -m export --preset PRESET_DIR --record-evaluation eval.json
 
@@ -97,12 +102,18 @@ def preset_check(generator, dataset, num_samples, seed=CHECK_SEED, extractor=Non
 
 def _check_dataset(folder, check_samples):
     """The run's real dataset for `preset_check`, or `ValueError` before anything is written."""
+    name = (folder.read_config().get("data") or {}).get("source")
+    return _real_dataset(name, check_samples, f"run {folder.path!r} trained on")
+
+
+def _real_dataset(name, check_samples, origin):
+    """`name` if it is an evaluation dataset with `check_samples` training images, else
+    `ValueError` (`origin` says where the name came from)."""
     from vitgan_tf.metrics import datasets  # noqa: PLC0415
 
     limits.check_count("check_samples", check_samples, MIN_CHECK_SAMPLES, MAX_CHECK_SAMPLES)
-    name = (folder.read_config().get("data") or {}).get("source")
     if name not in datasets.DATASETS:
-        raise ValueError(f"--check-samples needs real images: run {folder.path!r} trained on "
+        raise ValueError(f"--check-samples needs real images: {origin} "
                          f"{name!r}, not one of {sorted(datasets.DATASETS)}")
     count = len(datasets.load_dataset(name, "train", num_samples=check_samples))
     if count < check_samples:
@@ -141,6 +152,32 @@ def write_run_preset(run, preset_dir, check_samples=0, extractor=None):
                 os.makedirs(preset_dir, exist_ok=True)  # it was empty: leave it so
             raise
     return preset_dir
+
+
+def record_check(preset_dir, check_samples, extractor=None):
+    """Measures `preset_check` of `check_samples` images on the generator of the preset folder
+    `preset_dir` and records it as its `metadata["check"]`, replacing the one there; returns it.
+
+    The real images are those of the dataset that the preset's metadata names: its earlier
+    check's, else its recorded evaluation's. `ValueError`, with nothing written, unless
+    `preset_dir` is a preset folder (not a built-in name: the installed package is not
+    written) whose metadata names an evaluation dataset with `check_samples` training images.
+    """
+    if not preset_utils.is_preset_folder(preset_dir):
+        raise ValueError(f"--record-check writes a preset folder's metadata.json; "
+                         f"{os.fspath(preset_dir)!r} is not a preset folder")
+    metadata = preset_utils.read_metadata(preset_dir)
+    evaluation = (metadata.get("training") or {}).get("evaluation") or {}
+    name = (metadata.get("check") or {}).get("dataset") or (evaluation.get("real") or {}).get("dataset")
+    dataset = _real_dataset(name, check_samples, f"the metadata of {os.fspath(preset_dir)!r} names")
+    if extractor is None:
+        from vitgan_tf.metrics.inception import InceptionFeatureExtractor  # noqa: PLC0415
+
+        extractor = InceptionFeatureExtractor()
+    check = preset_check(Generator.from_preset(preset_dir), dataset, check_samples,
+                         extractor=extractor)
+    preset_utils.update_metadata(preset_dir, {"check": check})
+    return check
 
 
 def record_evaluation(preset_dir, evaluation_path):

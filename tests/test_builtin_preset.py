@@ -3,10 +3,10 @@ offline, small, and its weights reproduce the quality its metadata states.
 
 Its `metadata.json` holds the run's FID10k and KID (`training.evaluation`, from
 `python -m vitgan_tf.evaluate --run RUN --num-samples 10000 --kid-samples 2000`) and a
-small-sample check (`check`: FID and KID of `check.num_samples` (300) generated against as
+small-sample check (`check`: FID and KID of `check.num_samples` (100) generated against as
 many real images, measured by `export.preset.preset_check` on the written folder). The test
 recomputes the check from the shipped files: the FID must come back within float noise (it
-is biased at 300 samples, so it is compared with the same measurement, not with FID10k), and
+is biased at 100 samples, so it is compared with the same measurement, not with FID10k), and
 KID, which is unbiased, must agree with the run's KID within the two estimates' noise.
 """
 

@@ -260,3 +260,55 @@ def test_run_preset_records_a_check_the_evaluator_reproduces(tmp_path, monkeypat
     with pytest.raises(RuntimeError, match="extractor failed"):
         write_run_preset(str(run), str(tmp_path / "p4"), check_samples=20, extractor=broken)
     assert not any((tmp_path / name).exists() for name in ("p2", "p3", "p4"))
+
+
+def test_export_records_a_presets_check_again(tmp_path, monkeypatch, capsys):
+    """`python -m export --preset DIR --record-check --check-samples N`: the check of the
+    preset's own weights, at N samples, replaces `metadata["check"]`; the rest stays."""
+    from export.__main__ import main as export_main
+    from tests.test_ablation import FASHION_MNIST, pooled_pixels
+    from vitgan_tf.metrics import evaluation, inception
+
+    if not os.path.isfile(FASHION_MNIST):
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    monkeypatch.setenv("VITGAN_TF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(inception, "InceptionFeatureExtractor", lambda *a, **k: pooled_pixels)
+    keras.utils.set_random_seed(0)
+    gen = Generator.from_architecture("tiny", image_size=32, channels=1)
+    training = {"recipe": "fashion_mnist", "evaluation": {"real": {"dataset": "fashion_mnist"}}}
+    preset = preset_utils.save_to_preset(gen, tmp_path / "preset", {"training": training})
+    before = preset_utils.read_metadata(preset)
+    assert export_main(["--preset", preset, "--record-check", "--check-samples", "20"]) == 0, \
+        capsys.readouterr().err
+    assert "recorded the check of 20 samples (fid20 " in capsys.readouterr().out
+    after = preset_utils.read_metadata(preset)
+    check = after.pop("check")
+    assert after == before
+    assert (check["dataset"], check["num_samples"], check["seed"]) == ("fashion_mnist", 20, 0)
+    real = evaluation.reference_statistics("fashion_mnist", "train", 32, num_samples=20,
+                                           kid_samples=20, extractor=pooled_pixels, cache=False)
+    want = evaluation.evaluate_generator(gen, real, pooled_pixels, 20, kid_samples=20, seed=0,
+                                         kid_block_size=4)  # 5 blocks: KID's std is defined
+    assert set(check["metrics"]) == set(want) == {"fid20", "kid20", "kid20_std"}
+    for key, value in want.items():
+        np.testing.assert_allclose(check["metrics"][key], value, rtol=1e-5, err_msg=key)
+    # Again at 10 samples: the dataset now comes from the check, which is replaced.
+    assert export_main(["--preset", preset, "--record-check", "--check-samples", "10"]) == 0
+    assert set(preset_utils.read_metadata(preset)["check"]["metrics"]) == {"fid10", "kid10", "kid10_std"}
+    # Bad input: one line each, nothing written.
+    recorded = preset_utils.read_metadata(preset)
+    nameless = preset_utils.save_to_preset(gen, tmp_path / "nameless", {"training": {"recipe": "tiny"}})
+    bad = {
+        "no dataset named": (["--preset", nameless, "--record-check", "--check-samples", "20"],
+                             "needs real images: the metadata of"),
+        "a built-in name": (["--preset", "vitgan_fashion_mnist", "--record-check", "--check-samples", "20"],
+                            "is not a preset folder"),
+        "no --check-samples": (["--preset", preset, "--record-check"], "give --preset PRESET_DIR and --check-samples N"),
+        "no --preset": (["--generator", "g.keras", "--record-check", "--check-samples", "20"],
+                        "give --preset PRESET_DIR and --check-samples N"),
+    }
+    for what, (argv, message) in bad.items():
+        assert export_main(argv) == 2, what
+        assert message in capsys.readouterr().err, what
+    assert preset_utils.read_metadata(preset) == recorded
+    assert "check" not in preset_utils.read_metadata(nameless)
