@@ -95,6 +95,16 @@ def main(argv=None):
     return 0
 
 
+def _unless_bad_input(function, *args, **kwargs):
+    """`(function(*args, **kwargs), 0)`; on bad input (`OSError`, `ValueError`: a file, a
+    folder, a value) `(None, 2)`, the error printed as one line."""
+    try:
+        return function(*args, **kwargs), 0
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None, 2
+
+
 def _record_evaluation(args):
     from .preset import record_evaluation  # noqa: PLC0415
 
@@ -102,11 +112,9 @@ def _record_evaluation(args):
         print("error: --record-evaluation writes a preset's metadata: give --preset PRESET_DIR",
               file=sys.stderr)
         return 2
-    try:
-        record = record_evaluation(args.preset, args.record_evaluation)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    record, failed = _unless_bad_input(record_evaluation, args.preset, args.record_evaluation)
+    if failed:
+        return failed
     print(f"recorded {sorted(record['metrics'])} of {record['num_samples']} samples in "
           f"{os.path.join(args.preset, 'metadata.json')}")
     return 0
@@ -119,11 +127,9 @@ def _record_check(args):
         print("error: --record-check measures a preset's check: give --preset PRESET_DIR and "
               "--check-samples N", file=sys.stderr)
         return 2
-    try:
-        check = record_check(args.preset, args.check_samples)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    check, failed = _unless_bad_input(record_check, args.preset, args.check_samples)
+    if failed:
+        return failed
     metrics = ", ".join(f"{key} {value:.6g}" if isinstance(value, float) else f"{key} {value}"
                         for key, value in check["metrics"].items())
     print(f"recorded the check of {check['num_samples']} samples ({metrics}) in "
@@ -137,11 +143,10 @@ def _write_preset(args):
     if args.run is None:
         print("error: --to-preset writes a training run: give --run RUN", file=sys.stderr)
         return 2
-    try:
-        folder = write_run_preset(args.run, args.to_preset, check_samples=args.check_samples)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    folder, failed = _unless_bad_input(write_run_preset, args.run, args.to_preset,
+                                       check_samples=args.check_samples)
+    if failed:
+        return failed
     print(f"wrote the preset {folder} (load it with Generator.from_preset({folder!r}))")
     return 0
 
