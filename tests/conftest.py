@@ -43,23 +43,24 @@ def pytest_collection_modifyitems(config, items):
 
 
 # The suite's heaviest xdist scopes (`--dist loadscope`: a module's functions, or one test
-# class), heaviest first, in seconds of one run's `--durations` (docs/testing.md, "The
-# heaviest scopes first"). README's test command passes `--no-loadscope-reorder`, so xdist
-# hands scopes out in this order: the two processes start on the long ones and end on short
-# ones, instead of one process ending alone on a long scope (xdist's default order is by
-# test count, which puts these few-test scopes last). The rest keep their collected order.
+# class), heaviest first, in seconds of the 40 slowest phases of one run's `--durations`
+# (2026-12-08, docs/testing.md). README's test command passes `--no-loadscope-reorder`, so
+# xdist hands scopes out in this order: the two processes start on the long ones and end on
+# short ones, instead of one process ending alone on a long scope (xdist's default order is
+# by test count, which puts these few-test scopes last). The rest keep their collected order.
 HEAVY_SCOPES_FIRST = (
-    "tests/test_evaluate.py",                      # 270 s
-    "tests/test_jax_step.py",                      # 210
-    "tests/test_distributed.py::DistributedTest",  # 207
-    "tests/test_gpu_check.py",                     # 190
-    "tests/test_train.py::TrainStepTest",          # 150
-    "tests/test_ablation.py::AblationScriptTest",  # 150
-    "tests/test_builtin_preset.py",                # 145
-    "tests/test_train.py::ResumeTest",             # 115
-    "tests/test_cli_errors.py",                    # 112
-    "tests/test_train.py::RunFolderTest",          # 100
-    "tests/test_bench_train_step.py",              # 100
+    "tests/test_jax_step.py",                      # 200 s
+    "tests/test_ablation.py::AblationScriptTest",  # 194
+    "tests/test_distributed.py::DistributedTest",  # 175
+    "tests/test_train.py::TrainStepTest",          # 144
+    "tests/test_gpu_check.py",                     # 144
+    "tests/test_train.py::ResumeTest",             # 92
+    "tests/test_cli_errors.py",                    # 87
+    "tests/test_bench_train_step.py",              # 80
+    "tests/test_train.py::RunFolderTest",          # 68
+    "tests/test_backends.py",                      # 66
+    "tests/test_builtin_preset.py",                # 63
+    "tests/test_evaluate.py",                      # 60
 )
 
 
