@@ -13,20 +13,13 @@ import numpy as np
 from PIL import Image
 
 from recipes import ablation
+from tests.pixel_features import pooled_pixels
 from tests.test_case import TestCase
 from vitgan_tf import layers
 from vitgan_tf.training import augment, run
 
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 OTHER_CPU = "Other CPU (family 1, model 1, avx512_bf16 no)"
-
-
-def pooled_pixels(images):
-    """Cheap stand-in for Inception in the smoke test: 4x4 average-pooled pixels."""
-    images = np.asarray(images)
-    x = images / 127.5 - 1.0 if images.dtype == np.uint8 else images.astype("float32")
-    n, h, w, c = x.shape
-    return x.reshape(n, 4, h // 4, 4, w // 4, c).mean(axis=(2, 4)).reshape(n, -1)
 
 
 def smoke_config():

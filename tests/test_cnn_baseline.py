@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tests.bench_scripts import load_bench_script
-from tests.test_ablation import FASHION_MNIST, pooled_pixels
+from tests.pixel_features import pooled_pixels
+from tests.test_ablation import FASHION_MNIST
 from vitgan_tf.metrics import evaluation
 
 baseline = load_bench_script("cnn_baseline")

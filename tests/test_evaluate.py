@@ -3,8 +3,8 @@
 Inception at 299x299 is slow on CPU, so the tests that check Inception's part (the CLI's
 own network, the reference cache) run it on a handful of images (the FID values are then
 meaningless but the plumbing is checked), and the tests of what is scored and how it is
-recorded use `PixelFeatures` in its place; all on a small synthetic dataset registered for
-the test.
+recorded use a fixed function of the pixels in its place (tests/pixel_features.py); all on
+a small synthetic dataset registered for the test.
 """
 
 import json
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.pixel_features import pixel_features, pooled_pixels
 from vitgan_tf import evaluate
 from vitgan_tf.training import callbacks as callback_lib
 from vitgan_tf.metrics import classifiers
@@ -69,37 +70,19 @@ def extractor():
     return inception.InceptionFeatureExtractor(model=model, batch_size=4)
 
 
-class PixelFeatures:
-    """Stand-in for Inception: the images' pixels in [-1, 1], flattened (uint8 or float in).
-
-    A fixed function of the images is all that the tests of which images are scored, and of
-    how the results are recorded, need; Inception itself is checked by
-    `test_generator_cli_writes_json` (the CLI's own network against this module's) and
-    tests/test_inception.py.
-    """
-
-    batch_size = 4
-
-    def __call__(self, images):
-        images = np.asarray(images)
-        x = images / 127.5 - 1.0 if images.dtype == np.uint8 else images
-        return x.reshape(len(x), -1).astype(np.float32)
-
-
 @pytest.fixture
 def stand_in_features(monkeypatch):
-    """The CLI's Inception network replaced by `PixelFeatures` (with the CLI's arguments checked).
+    """The CLI's Inception network replaced by `pixel_features` (with the CLI's arguments checked).
 
     Only `test_generator_cli_writes_json` lets the CLI build its own (from the default
-    weights).
+    weights). The pixels are not pooled: the dataset-split test needs two random image sets
+    told apart.
     """
-    features = PixelFeatures()
-
     def make(weights="default", batch_size=50, jit_compile=False):
-        assert (weights, batch_size, jit_compile) == ("default", features.batch_size, False)
-        return features
+        assert (weights, batch_size, jit_compile) == ("default", 4, False)  # _run's --batch-size 4
+        return pixel_features
     monkeypatch.setattr(inception, "InceptionFeatureExtractor", make)
-    return features
+    return pixel_features
 
 
 @pytest.fixture
@@ -339,7 +322,7 @@ class _Recorder(keras.callbacks.Callback):
 
 
 def test_fid_callback_logs_named_metrics(tiny_dataset):
-    extractor = PixelFeatures()
+    extractor = pixel_features
     gan = _ToyGAN(StandInGenerator())
     gan.compile(optimizer="sgd", loss="mse")
     cb = callback_lib.FIDCallback("tiny", every_n_steps=2, num_samples=6, kid_samples=4,
@@ -361,7 +344,7 @@ def test_fid_callback_logs_named_metrics(tiny_dataset):
 
 def test_fid_callback_caches_only_inception_statistics(tiny_dataset):
     """A stand-in extractor's reference features never land in the Inception cache."""
-    from tests.test_ablation import pooled_pixels as extractor
+    extractor = pooled_pixels
 
     reference = tiny_dataset / "cache" / "reference"
 
@@ -415,7 +398,7 @@ def _tiny_rgb16_loader(split, image_size):
 def test_training_run_writes_its_fid_curve(tiny_dataset, monkeypatch, tmp_path):
     from vitgan_tf.training import run  # noqa: PLC0415
 
-    extractor = PixelFeatures()
+    extractor = pixel_features
 
     monkeypatch.setitem(datasets.DATASETS, "synthetic", (_tiny_rgb16_loader, 16))
     monkeypatch.setattr(inception, "InceptionFeatureExtractor", lambda *a, **k: extractor)

@@ -21,7 +21,7 @@ import pytest
 
 from tests.bench_scripts import REPO, bench_script_path, load_bench_script
 from tests.jax_subprocess import jax_env
-from tests.test_ablation import pooled_pixels
+from tests.pixel_features import pooled_pixels
 from vitgan_tf.metrics import evaluation, inception
 from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES
 

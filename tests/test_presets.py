@@ -225,7 +225,8 @@ def _run_folder(root, gen, disc, source="fashion_mnist"):
 
 def test_run_preset_records_a_check_the_evaluator_reproduces(tmp_path, monkeypatch):
     from export.preset import write_run_preset
-    from tests.test_ablation import FASHION_MNIST, pooled_pixels
+    from tests.pixel_features import pooled_pixels
+    from tests.test_ablation import FASHION_MNIST
     from vitgan_tf.metrics import evaluation
 
     if not os.path.isfile(FASHION_MNIST):
@@ -266,7 +267,8 @@ def test_export_records_a_presets_check_again(tmp_path, monkeypatch, capsys):
     """`python -m export --preset DIR --record-check --check-samples N`: the check of the
     preset's own weights, at N samples, replaces `metadata["check"]`; the rest stays."""
     from export.__main__ import main as export_main
-    from tests.test_ablation import FASHION_MNIST, pooled_pixels
+    from tests.pixel_features import pooled_pixels
+    from tests.test_ablation import FASHION_MNIST
     from vitgan_tf.metrics import evaluation, inception
 
     if not os.path.isfile(FASHION_MNIST):
