@@ -16,9 +16,10 @@ from recipes import ablation
 from tests.pixel_features import pooled_pixels
 from tests.test_case import TestCase
 from vitgan_tf import layers
+from vitgan_tf.sources import FASHION_MNIST_DIR, FASHION_MNIST_FILES
 from vitgan_tf.training import augment, run
 
-FASHION_MNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+FASHION_MNIST = os.path.join(FASHION_MNIST_DIR, FASHION_MNIST_FILES["train"])  # Debian package
 OTHER_CPU = "Other CPU (family 1, model 1, avx512_bf16 no)"
 
 
