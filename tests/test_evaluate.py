@@ -26,6 +26,8 @@ from vitgan_tf.models import Generator
 from vitgan_tf.metrics import evaluation
 from vitgan_tf.metrics import inception
 
+CLI_BATCH_SIZE = 4  # the evaluation CLI's --batch-size in these tests
+
 
 @keras.saving.register_keras_serializable(package="vitgan_tf_tests")
 class StandInGenerator(keras.Model):
@@ -79,7 +81,7 @@ def stand_in_features(monkeypatch):
     told apart.
     """
     def make(weights="default", batch_size=50, jit_compile=False):
-        assert (weights, batch_size, jit_compile) == ("default", 4, False)  # _run's --batch-size 4
+        assert (weights, batch_size, jit_compile) == ("default", CLI_BATCH_SIZE, False)
         return pixel_features
     monkeypatch.setattr(inception, "InceptionFeatureExtractor", make)
     return pixel_features
@@ -95,7 +97,7 @@ def saved_generator(tmp_path):
 
 
 def _run(argv):
-    return evaluate.run(argv + ["--quiet", "--batch-size", "4"])
+    return evaluate.run(argv + ["--quiet", "--batch-size", str(CLI_BATCH_SIZE)])
 
 
 def _generated_uint8(generator_path, num_samples, batch_size, seed=0):
