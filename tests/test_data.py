@@ -80,7 +80,7 @@ class DataTest(TestCase):
             data.make_dataset("synthetic", 8, 3, 0)
 
     def test_fashion_mnist_from_the_debian_files(self):
-        if not os.path.exists(os.path.join(data.FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")):
+        if not os.path.exists(os.path.join(data.FASHION_MNIST_DIR, data.FASHION_MNIST_FILES["train"])):
             self.skipTest("dataset-fashion-mnist is not installed")
         batch = first(data.make_dataset("fashion_mnist", 32, 1, 16))
         self.assertEqual(batch.shape, (16, 32, 32, 1))
